@@ -1,0 +1,78 @@
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import './lib/augment.js'
+import { MAX_TOKEN_BYTES } from './lib/bearer.js'
+import { AxiomsError } from './lib/errors.js'
+import { type Auth, checkObjectOwnership, hasValidAccessToken, requirementHook, tokenMiddleware } from './lib/hooks.js'
+import { type AxiomsOptions, resolveSettings } from './lib/options.js'
+import { compileRoute, createRegistry, guard, ruleOf } from './lib/route.js'
+import { Verifier } from './lib/verify.js'
+
+const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
+  const settings = resolveSettings(options)
+  const log = fastify.log
+  const verifier = new Verifier(settings, {
+    warn: (obj, msg) => log.warn(obj, msg),
+    debug: (obj, msg) => log.debug(obj, msg)
+  })
+  const registry = createRegistry()
+  const auth: Auth = {
+    settings,
+    verifier,
+    challenge: { realm: settings.realm },
+    ruleOf: request => ruleOf(registry, request)
+  }
+
+  fastify.decorateRequest('authJwt', null)
+  fastify.decorateRequest('missingAuthHeader', false)
+  fastify.decorateRequest('invalidBearerToken', false)
+  fastify.decorateRequest('ownedObject', null)
+
+  fastify.decorate('hasValidAccessToken', opts => hasValidAccessToken(auth, opts))
+  fastify.decorate('hasRequiredScopes', (req, opts) => requirementHook(auth, 'scopes', 'hasRequiredScopes', req, opts))
+  fastify.decorate('hasRequiredRoles', (req, opts) => requirementHook(auth, 'roles', 'hasRequiredRoles', req, opts))
+  fastify.decorate('hasRequiredPermissions', (req, opts) => requirementHook(auth, 'permissions', 'hasRequiredPermissions', req, opts))
+  fastify.decorate('checkObjectOwnership', opts => checkObjectOwnership(auth, opts))
+  fastify.decorate('axioms', {
+    verify: async (token: string) => {
+      if (typeof token !== 'string' || token === '' || token.length > MAX_TOKEN_BYTES) throw new AxiomsError('malformed')
+      return verifier.verify(token)
+    },
+    stats: () => ({
+      verified: 0,
+      refused: 0,
+      tokenCacheSize: verifier.cacheSize(),
+      issuers: verifier.stores.map(s => s.stats())
+    }),
+    refresh: async () => { await Promise.all(verifier.stores.map(s => s.refresh())) }
+  })
+
+  fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
+  if (settings.tokenMiddleware) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      if (guard(registry, request, reply) !== undefined) return reply
+      await tokenMiddleware(auth, request)
+    })
+  } else {
+    fastify.addHook('onRequest', async (request, reply) => guard(registry, request, reply))
+  }
+  fastify.addHook('onReady', async () => verifier.start(settings.jwks.prefetch))
+  fastify.addHook('onClose', async () => verifier.stop())
+}
+
+/** The plugin. Register it before declaring the routes it protects. */
+export const axioms = fp(axiomsPlugin, { name: 'axioms-fastify', fastify: '5.x' })
+export default axioms
+
+export { AxiomsError } from './lib/errors.js'
+export type { ErrorCode, Reason } from './lib/errors.js'
+export { getTokenScopes, getTokenRoles, getTokenPermissions } from './lib/claims.js'
+export type { ClaimName, Requirement } from './lib/claims.js'
+export type { Algorithm, AxiomsOptions, IssuerOptions, RouteDeclaration, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options.js'
+export type { PresetName, PresetOptions } from './lib/presets.js'
+export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './lib/hooks.js'
+export type { AccessTokenClaims } from './lib/verify.js'
+export type { AxiomsDecorator, AxiomsStats } from './lib/augment.js'
+export type { KeyStoreStats } from './lib/keys.js'
+export { VERIFY_CHANNEL, JWKS_CHANNEL } from './lib/observe.js'
+export type { VerifyMessage, JwksMessage, JwksEvent } from './lib/observe.js'

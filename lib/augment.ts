@@ -1,0 +1,48 @@
+// Types that Fastify learns when axioms-fastify is imported (emitted into dist by tsc).
+import type { Requirement } from './claims.js'
+import type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './hooks.js'
+import type { KeyStoreStats } from './keys.js'
+import type { RouteDeclaration } from './options.js'
+import type { AccessTokenClaims } from './verify.js'
+
+export interface AxiomsStats {
+  /** Tokens verified (cache hits excluded) and refused, since start. */
+  verified: number
+  refused: number
+  tokenCacheSize: number
+  issuers: KeyStoreStats[]
+}
+
+export interface AxiomsDecorator {
+  /** The same verification as the hooks, outside HTTP. Rejects with AxiomsError. */
+  verify: (token: string) => Promise<Readonly<AccessTokenClaims>>
+  /** Counters and per-issuer key state, for a health route. */
+  stats: () => AxiomsStats
+  /** Fetches every issuer's key set now (shared with a fetch already under way). */
+  refresh: () => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    axioms: AxiomsDecorator
+    hasValidAccessToken: (opts?: TokenHookOptions) => AxiomsHook
+    hasRequiredScopes: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
+    hasRequiredRoles: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
+    hasRequiredPermissions: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
+    checkObjectOwnership: <T = unknown>(opts: OwnershipOptions<T>) => AxiomsHook
+  }
+  interface FastifyRequest {
+    /** Verified claims; null when no token was checked (or an optional route was called anonymously); false for an invalid token under tokenMiddleware. */
+    authJwt: Readonly<AccessTokenClaims> | null | false
+    /** tokenMiddleware: the request had no Authorization header. */
+    missingAuthHeader: boolean
+    /** tokenMiddleware: the Authorization header was not a usable Bearer header. */
+    invalidBearerToken: boolean
+    /** checkObjectOwnership: the object the caller owns. */
+    ownedObject: unknown
+  }
+  interface FastifyContextConfig {
+    /** Route protection, compiled at startup (SPEC §3.2). */
+    axioms?: RouteDeclaration
+  }
+}

@@ -1,0 +1,92 @@
+// Authorization parsing and compact-JWS syntax checks. Pure: no Fastify, no crypto, no I/O, so
+// garbage is refused before any key lookup or signature work (SECURITY.md I7).
+import { isUtf8 } from 'node:buffer'
+import { fail } from './errors.js'
+
+/** Tokens over this size are refused before any decoding (SPEC §5.1). */
+export const MAX_TOKEN_BYTES = 8192
+
+export type HeaderValue = string | string[] | undefined
+
+/**
+ * Extracts the bearer token from the Authorization header value(s). `count` is how many
+ * Authorization lines the request carried (Node keeps only the first in `headers`).
+ */
+export function extractToken (value: HeaderValue, count: number): string {
+  if (count > 1 || Array.isArray(value)) fail('duplicate_header')
+  if (value === undefined) fail('missing_header')
+  const space = value.indexOf(' ')
+  const scheme = space === -1 ? value : value.slice(0, space)
+  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') fail('invalid_scheme')
+  let start = space + 1
+  let end = value.length
+  if (space === -1) start = end
+  while (start < end && value.charCodeAt(start) === 32) start++
+  while (end > start && value.charCodeAt(end - 1) === 32) end--
+  if (start === end) fail('empty_token')
+  const token = value.slice(start, end)
+  if (token.includes(' ')) fail('duplicate_header')
+  if (token.length > MAX_TOKEN_BYTES) fail('token_too_large')
+  return token
+}
+
+/** Counts Authorization lines in Node's raw header list (names at even indexes). */
+export function countAuthorization (rawHeaders: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 13 && name.toLowerCase() === 'authorization') n++
+  }
+  return n
+}
+
+export type JsonObject = Record<string, unknown>
+
+export interface DecodedToken {
+  header: JsonObject
+  payload: JsonObject
+  /** `header.payload`, the bytes the signature covers. */
+  signingInput: string
+  signature: Buffer
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/
+// For a segment whose length is 2 or 3 mod 4, the last character carries unused low bits that
+// must be zero; otherwise two spellings decode to the same bytes (SECURITY.md B5, N1).
+const CANONICAL_LAST_2 = /[AQgw]$/
+const CANONICAL_LAST_3 = /[AEIMQUYcgkosw048]$/
+
+function decodeSegment (segment: string): Buffer {
+  if (!SEGMENT.test(segment)) fail('malformed')
+  const rest = segment.length & 3
+  if (rest === 1 ||
+    (rest === 2 && !CANONICAL_LAST_2.test(segment)) ||
+    (rest === 3 && !CANONICAL_LAST_3.test(segment))) {
+    fail('malformed')
+  }
+  return Buffer.from(segment, 'base64url')
+}
+
+function decodeJsonObject (segment: string): JsonObject {
+  const bytes = decodeSegment(segment)
+  if (!isUtf8(bytes)) fail('malformed')
+  let value: unknown
+  try {
+    value = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    fail('malformed')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('malformed')
+  return value as JsonObject
+}
+
+/** Splits and decodes a compact JWS: exactly three non-empty canonical base64url segments. */
+export function decodeCompact (token: string): DecodedToken {
+  const first = token.indexOf('.')
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1)
+  if (second === -1 || token.indexOf('.', second + 1) !== -1) fail('malformed')
+  const header = decodeJsonObject(token.slice(0, first))
+  const payload = decodeJsonObject(token.slice(first + 1, second))
+  const signature = decodeSegment(token.slice(second + 1))
+  return { header, payload, signingInput: token.slice(0, second), signature }
+}

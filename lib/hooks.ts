@@ -1,0 +1,234 @@
+// The hook factories of SPEC §3.1 and the per-request authentication they share. Only this module
+// and route.ts touch request and reply.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { countAuthorization, extractToken } from './bearer.js'
+import { type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
+import { AxiomsError, type ChallengeContext, toResponseError } from './errors.js'
+import { ConfigError, type Settings, safeMethodSet } from './options.js'
+import type { AccessTokenClaims, Verifier } from './verify.js'
+
+export type AxiomsHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
+
+export interface TokenHookOptions {
+  /** Methods that skip the check; the plugin's `safeMethods` when absent. */
+  safeMethods?: string[]
+  /** Let requests without a token through anonymously (`authJwt === null`). */
+  optional?: boolean
+}
+
+export interface RequirementHookOptions {
+  safeMethods?: string[]
+}
+
+export interface OwnershipOptions<T = unknown> {
+  /** Loads the object (sync or async); null or undefined answers 404. */
+  getObject: (request: FastifyRequest) => T | null | undefined | Promise<T | null | undefined>
+  /** Property (or Map key) of the object holding its owner. Default `user`. */
+  ownerField?: string
+  /** Claim compared with the owner. Default `sub`. */
+  claimField?: string
+  safeMethods?: string[]
+}
+
+/** The compiled form of a `config.axioms` declaration or of a hook's requirement. */
+export interface CompiledRule {
+  scopes?: CompiledRequirement
+  roles?: CompiledRequirement
+  permissions?: CompiledRequirement
+  optional: boolean
+  safeMethods: ReadonlySet<string> | undefined
+}
+
+/** Marks hooks that read the route's declaration, so route.ts can refuse routes without one. */
+export const kNeedsDeclaration = Symbol('axioms.needsDeclaration')
+const kAuth = Symbol('axioms.auth')
+
+type AuthState = Promise<AccessTokenClaims | null>
+type RequestWithState = FastifyRequest & { [kAuth]?: AuthState }
+
+const KINDS: readonly ClaimKind[] = ['scopes', 'roles', 'permissions']
+
+export function compileDeclaration (decl: unknown, where: string): CompiledRule {
+  if (typeof decl !== 'object' || decl === null || Array.isArray(decl)) {
+    throw new ConfigError(where, undefined, 'must be an object { scopes?, roles?, permissions?, optional?, safeMethods? }')
+  }
+  const d = decl as Record<string, unknown>
+  for (const key of Object.keys(d)) {
+    if (!['scopes', 'roles', 'permissions', 'optional', 'safeMethods'].includes(key)) {
+      throw new ConfigError(where, undefined, `has an unknown key "${key}" (allowed: scopes, roles, permissions, optional, safeMethods)`)
+    }
+  }
+  const rule: CompiledRule = { optional: false, safeMethods: safeMethodSet(d.safeMethods, `${where}.safeMethods`) }
+  for (const kind of KINDS) {
+    if (d[kind] === undefined) continue
+    try {
+      rule[kind] = compileRequirement(d[kind], `${where}.${kind}`)
+    } catch (err) {
+      throw new ConfigError(`${where}.${kind}`, undefined, (err as Error).message.replace(`${where}.${kind} `, ''))
+    }
+  }
+  if (d.optional !== undefined) {
+    if (typeof d.optional !== 'boolean') throw new ConfigError(`${where}.optional`, undefined, 'must be true or false')
+    if (d.optional && KINDS.some(k => rule[k] !== undefined)) {
+      throw new ConfigError(`${where}.optional`, undefined, 'cannot be combined with scopes, roles or permissions: a requirement needs a token')
+    }
+    rule.optional = d.optional
+  }
+  return Object.freeze(rule)
+}
+
+export interface Auth {
+  readonly settings: Settings
+  readonly verifier: Verifier
+  readonly challenge: ChallengeContext
+  /** Looks up the compiled declaration of the request's route. */
+  readonly ruleOf: (request: FastifyRequest) => CompiledRule | undefined
+}
+
+/** Verifies the request's token once; stacked hooks share the result. */
+export function authenticate (auth: Auth, request: FastifyRequest, optional: boolean): AuthState {
+  const r = request as RequestWithState
+  let state = r[kAuth]
+  if (state === undefined) {
+    state = run(auth, request)
+    r[kAuth] = state
+  }
+  if (optional) return state
+  return state.then(claims => {
+    if (claims === null) throw new AxiomsError('missing_header')
+    return claims
+  })
+}
+
+async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenClaims | null> {
+  let token: string
+  try {
+    token = extractToken(request.headers.authorization, countAuthorization(request.raw.rawHeaders))
+  } catch (err) {
+    if ((err as AxiomsError).reason === 'missing_header') return null
+    throw err
+  }
+  const claims = await auth.verifier.verify(token)
+  request.authJwt = claims
+  return claims
+}
+
+function isSafe (auth: Auth, request: FastifyRequest, own: ReadonlySet<string> | undefined): boolean {
+  return (own ?? auth.settings.safeMethods).has(request.method)
+}
+
+/** Sends (or throws) the failure; logs the reason, never the token. */
+export async function refuse (auth: Auth, request: FastifyRequest, reply: FastifyReply, err: unknown, scope?: readonly string[]): Promise<FastifyReply> {
+  if (!(err instanceof AxiomsError)) throw err
+  const out = toResponseError(err, auth.challenge, scope)
+  const jti = typeof request.authJwt === 'object' && request.authJwt !== null ? request.authJwt.jti : undefined
+  request.log.debug({ reason: err.reason, jti }, 'axioms: request refused')
+  if (auth.settings.errorResponse === 'throw') throw out
+  return reply.code(out.statusCode).headers(out.headers).send(out.toJSON())
+}
+
+/** Checks one kind's requirement against the verified claims; the failing scope list for 403s. */
+function check (auth: Auth, claims: AccessTokenClaims, kind: ClaimKind, req: CompiledRequirement): void {
+  if (!satisfies(claimValues(claims, auth.settings.claims[kind]), req)) {
+    throw new Denied(kind === 'scopes' ? req.list : undefined)
+  }
+}
+
+class Denied extends AxiomsError {
+  readonly scope: readonly string[] | undefined
+  constructor (scope: readonly string[] | undefined) {
+    super('insufficient')
+    this.scope = scope
+  }
+}
+
+/** Enforces a compiled rule: verification, then each requirement (ANDed). */
+export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  if (isSafe(auth, request, rule.safeMethods)) return
+  try {
+    const claims = await authenticate(auth, request, rule.optional)
+    if (claims === null) return
+    for (const kind of KINDS) {
+      const req = rule[kind]
+      if (req !== undefined) check(auth, claims, kind, req)
+    }
+  } catch (err) {
+    return refuse(auth, request, reply, err, err instanceof Denied ? err.scope : undefined)
+  }
+}
+
+export function hasValidAccessToken (auth: Auth, opts: TokenHookOptions = {}): AxiomsHook {
+  const rule = compileDeclaration(opts, 'hasValidAccessToken options')
+  return async function hasValidAccessToken (request, reply) {
+    return enforce(auth, rule, request, reply)
+  }
+}
+
+export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req: Requirement | undefined, opts: RequirementHookOptions = {}): AxiomsHook {
+  if (req === undefined) {
+    const own = compileDeclaration(opts, `${name} options`)
+    const hook: AxiomsHook = async function (request, reply) {
+      const declared = auth.ruleOf(request)
+      const requirement = declared?.[kind]
+      // route.ts refuses such routes at startup; this guards hooks used outside a route.
+      if (requirement === undefined) return refuse(auth, request, reply, new AxiomsError('insufficient'))
+      return enforce(auth, { [kind]: requirement, optional: false, safeMethods: own.safeMethods ?? declared?.safeMethods }, request, reply)
+    }
+    Object.defineProperty(hook, kNeedsDeclaration, { value: kind })
+    Object.defineProperty(hook, 'name', { value: name })
+    return hook
+  }
+  const rule = compileDeclaration({ ...opts, [kind]: req }, `${name}()`)
+  const hook: AxiomsHook = async function (request, reply) {
+    return enforce(auth, rule, request, reply)
+  }
+  Object.defineProperty(hook, 'name', { value: name })
+  return hook
+}
+
+export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>): AxiomsHook {
+  if (typeof opts !== 'object' || opts === null || typeof opts.getObject !== 'function') {
+    throw new ConfigError('checkObjectOwnership', undefined, 'needs { getObject(request) }')
+  }
+  const ownerField = opts.ownerField ?? 'user'
+  const claimField = opts.claimField ?? 'sub'
+  if (typeof ownerField !== 'string' || ownerField === '' || typeof claimField !== 'string' || claimField === '') {
+    throw new ConfigError('checkObjectOwnership', undefined, 'ownerField and claimField must be non-empty strings')
+  }
+  const safe = safeMethodSet(opts.safeMethods, 'checkObjectOwnership.safeMethods')
+  return async function checkObjectOwnership (request, reply) {
+    if (isSafe(auth, request, safe)) return
+    try {
+      const claims = await authenticate(auth, request, false) as AccessTokenClaims
+      const obj = await opts.getObject(request)
+      if (obj === null || obj === undefined) throw new AxiomsError('not_found')
+      const owner = obj instanceof Map ? obj.get(ownerField) : (obj as Record<string, unknown>)[ownerField]
+      const claim = Object.hasOwn(claims, claimField) ? claims[claimField] : undefined
+      if (!comparable(owner) || !comparable(claim) || String(owner) !== String(claim)) throw new AxiomsError('not_owner')
+      request.ownedObject = obj
+    } catch (err) {
+      return refuse(auth, request, reply, err)
+    }
+  }
+}
+
+function comparable (v: unknown): v is string | number | bigint {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint'
+}
+
+/** tokenMiddleware: verify every request carrying a token, never reject (SPEC §3.4). */
+export async function tokenMiddleware (auth: Auth, request: FastifyRequest): Promise<void> {
+  const header = request.headers.authorization
+  if (header === undefined) {
+    request.missingAuthHeader = true
+    return
+  }
+  try {
+    await authenticate(auth, request, true)
+  } catch (err) {
+    request.authJwt = false
+    const reason = (err as AxiomsError).reason
+    if (reason === 'invalid_scheme' || reason === 'empty_token' || reason === 'duplicate_header') request.invalidBearerToken = true
+    request.log.debug({ reason }, 'axioms: token refused (tokenMiddleware)')
+  }
+}

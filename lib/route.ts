@@ -1,0 +1,73 @@
+// Route declarations (`config.axioms`) compiled once in onRoute, their enforcement hook appended to
+// the route's onRequest, and a guard that fails closed for routes declared before registration.
+import type { FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
+import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration } from './hooks.js'
+import { ConfigError } from './options.js'
+
+export interface RouteRegistry {
+  /** Declaration object (by identity) -> compiled rule. */
+  readonly rules: WeakMap<object, CompiledRule>
+  /** Every compiled route, for OpenAPI and RFC 9728 metadata. */
+  readonly routes: Array<{ method: string | string[], url: string, rule: CompiledRule }>
+}
+
+export function createRegistry (): RouteRegistry {
+  return { rules: new WeakMap(), routes: [] }
+}
+
+export function ruleOf (registry: RouteRegistry, request: FastifyRequest): CompiledRule | undefined {
+  const decl = (request.routeOptions.config as { axioms?: unknown }).axioms
+  return typeof decl === 'object' && decl !== null ? registry.rules.get(decl) : undefined
+}
+
+function hooksOf (value: unknown): unknown[] {
+  if (value === undefined || value === null) return []
+  return Array.isArray(value) ? value : [value]
+}
+
+/** onRoute: validate and compile the declaration, then append its hook. Throws at startup. */
+export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteOptions): void {
+  const decl = (route.config as { axioms?: unknown } | undefined)?.axioms
+  const where = `config.axioms of ${String(route.method)} ${route.url}`
+  const needs = new Set<string>()
+  for (const phase of ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const) {
+    for (const hook of hooksOf(route[phase])) {
+      const kind = (hook as { [kNeedsDeclaration]?: string })[kNeedsDeclaration]
+      if (kind !== undefined) needs.add(kind)
+    }
+  }
+  if (decl === undefined || decl === null || decl === false) {
+    if (needs.size > 0) {
+      throw new ConfigError(`${String(route.method)} ${route.url}`, undefined, `uses a hasRequired* hook without a requirement, so it needs config.axioms.${[...needs].join('/')}`)
+    }
+    return
+  }
+  let rule = registry.rules.get(decl as object)
+  if (rule === undefined) {
+    rule = compileDeclaration(decl, where)
+    registry.rules.set(decl as object, rule)
+  }
+  for (const kind of needs) {
+    if (rule[kind as 'scopes'] === undefined) {
+      throw new ConfigError(where, undefined, `has no "${kind}", but a hasRequired* hook without a requirement reads it`)
+    }
+  }
+  registry.routes.push({ method: route.method, url: route.url, rule })
+  const compiled = rule
+  const hook = function axiomsRoute (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    return enforce(auth, compiled, request, reply)
+  }
+  route.onRequest = [...hooksOf(route.onRequest), hook] as onRequestHookHandler[]
+}
+
+/**
+ * Global onRequest guard. A route that declares config.axioms but was added before the plugin
+ * was registered never went through onRoute: refuse it rather than serve it unprotected.
+ */
+export function guard (registry: RouteRegistry, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  const decl = (request.routeOptions.config as { axioms?: unknown } | undefined)?.axioms
+  if (decl === undefined || decl === null || decl === false) return
+  if (typeof decl === 'object' && registry.rules.has(decl)) return
+  request.log.error({ url: request.routeOptions.url }, 'axioms: route declares config.axioms but was added before axioms-fastify was registered; register the plugin first')
+  return reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+}

@@ -1,0 +1,226 @@
+// axioms-fastify/testing: a real issuer on 127.0.0.1 for tests and samples. It serves discovery and
+// a JWKS, signs tokens with generated keys, rotates them and can play an outage.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import type { Algorithm } from './lib/options.js'
+
+export type { Algorithm }
+
+export interface TestIssuerOptions {
+  /** One signing key per algorithm; the first signs by default. Default `['RS256']`. */
+  algorithms?: Algorithm[]
+  /** The `iss` of tokens and of the discovery document. Default: the server's own URL. */
+  issuer?: string
+  /** `aud` put in tokens by default. Default `'your-api-audience'`. */
+  audience?: string | string[]
+  /** Seconds until `exp` by default. Default 300. */
+  expiresIn?: number
+  /** Serve `/.well-known/openid-configuration`. Default true. */
+  discovery?: boolean
+}
+
+export interface SignOptions {
+  /** Which key signs (by algorithm). Default: the first algorithm. */
+  alg?: Algorithm
+  /** Overrides the header `kid`; `null` drops it. */
+  kid?: string | null
+  /** Header `typ`; `null` drops it. Default `at+jwt`. */
+  typ?: string | null
+  /** Extra header members (they win over alg, kid and typ). */
+  header?: Record<string, unknown>
+  /** Seconds until `exp` for this token. */
+  expiresIn?: number
+}
+
+/**
+ * How the issuer answers JWKS and discovery requests: `ok` (default), `down` (connection closed
+ * without an answer), `hang` (never answers), `status` (HTTP 500), `html` (an HTML error page).
+ */
+export type IssuerMode = 'ok' | 'down' | 'hang' | 'status' | 'html'
+
+export interface TestKey {
+  kid: string
+  alg: Algorithm
+  privateKey: KeyObject
+  publicKey: KeyObject
+  /** The public JWK as published. */
+  jwk: Record<string, unknown>
+}
+
+export interface TestIssuer {
+  /** The issuer identifier (`iss`). */
+  readonly issuer: string
+  /** The server's own base URL (`http://127.0.0.1:PORT`). */
+  readonly url: string
+  readonly jwksUri: string
+  readonly discoveryUri: string
+  /** Requests answered so far, by document. */
+  readonly requests: { jwks: number, discovery: number }
+  /** The keys currently published, current signing keys first. */
+  readonly keys: readonly TestKey[]
+  /**
+   * Signs claims. `iss`, `aud`, `iat`, `exp` and `jti` are filled in; pass a value to override one
+   * or `undefined` to drop it.
+   */
+  sign: (claims?: Record<string, unknown>, options?: SignOptions) => string
+  /** Signs any header and payload as given (raw JSON text allowed), with the key of `alg` or `kid`. */
+  signRaw: (header: Record<string, unknown> | string, payload: Record<string, unknown> | string, key?: TestKey) => string
+  /** Replaces every signing key with a new one; `keepOld: true` keeps publishing the old ones. */
+  rotate: (options?: { keepOld?: boolean }) => void
+  /** Generates and publishes one more key (not used for signing unless passed to signRaw). */
+  addKey: (alg: Algorithm, kid?: string) => TestKey
+  /** Publishes this exact JWKS body (objects are served as JSON, strings as they are). */
+  setJwks: (body: unknown) => void
+  /** Plays an outage (or ends it with `ok`). */
+  setMode: (mode: IssuerMode) => void
+  close: () => Promise<void>
+}
+
+const GEN: Record<Algorithm, () => { privateKey: KeyObject, publicKey: KeyObject }> = {
+  RS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  RS384: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  RS512: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  PS256: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  PS384: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  PS512: () => generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  ES384: () => generateKeyPairSync('ec', { namedCurve: 'P-384' }),
+  ES512: () => generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+  EdDSA: () => generateKeyPairSync('ed25519')
+}
+
+/** Makes a key pair for an algorithm, with its public JWK (`kid`, `alg`, `use: sig`). */
+export function generateTestKey (alg: Algorithm, kid: string = `${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`): TestKey {
+  const { privateKey, publicKey } = GEN[alg]()
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' }
+  return { kid, alg, privateKey, publicKey, jwk }
+}
+
+const b64 = (data: string | Buffer): string => Buffer.from(data).toString('base64url')
+
+/** Signs `header.payload` with a key the way JWS wants it (raw R || S for ECDSA, PSS for PS*). */
+export function signJws (header: Record<string, unknown> | string, payload: Record<string, unknown> | string, key: TestKey): string {
+  const h = b64(typeof header === 'string' ? header : JSON.stringify(header))
+  const p = b64(typeof payload === 'string' ? payload : JSON.stringify(payload))
+  const input = Buffer.from(`${h}.${p}`)
+  const alg = key.alg
+  const hash = alg === 'EdDSA' ? null : `sha${alg.slice(2)}`
+  const sig = cryptoSign(hash, input, {
+    key: key.privateKey,
+    ...(alg.startsWith('PS') ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 } : {}),
+    ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {})
+  })
+  return `${h}.${p}.${b64(sig)}`
+}
+
+/** Starts a JWKS + discovery server on 127.0.0.1 (random port). */
+export async function createTestIssuer (options: TestIssuerOptions = {}): Promise<TestIssuer> {
+  const algorithms = options.algorithms ?? ['RS256']
+  const audience = options.audience ?? 'your-api-audience'
+  const defaultExpiresIn = options.expiresIn ?? 300
+  const discovery = options.discovery ?? true
+  let signing = algorithms.map(alg => generateTestKey(alg))
+  let published: TestKey[] = [...signing]
+  let customJwks: unknown
+  let mode: IssuerMode = 'ok'
+  const requests = { jwks: 0, discovery: 0 }
+  const hanging = new Set<ServerResponse>()
+
+  let issuer = options.issuer ?? ''
+  let url = ''
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0]
+    const isJwks = path === '/.well-known/jwks.json'
+    const isDiscovery = discovery && path === '/.well-known/openid-configuration'
+    if (!isJwks && !isDiscovery) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
+      return
+    }
+    if (isJwks) requests.jwks++
+    else requests.discovery++
+    if (mode === 'hang') {
+      hanging.add(res)
+      res.on('close', () => hanging.delete(res))
+      return
+    }
+    if (mode === 'down') {
+      req.socket.destroy()
+      return
+    }
+    if (mode === 'status') {
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}')
+      return
+    }
+    if (mode === 'html') {
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>')
+      return
+    }
+    const body = isJwks
+      ? customJwks ?? { keys: published.map(k => k.jwk) }
+      : { issuer, jwks_uri: `${url}/.well-known/jwks.json`, id_token_signing_alg_values_supported: algorithms }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(typeof body === 'string' ? body : JSON.stringify(body))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  if (issuer === '') issuer = url
+
+  function keyFor (alg: Algorithm | undefined): TestKey {
+    const key = alg === undefined ? signing[0] : signing.find(k => k.alg === alg)
+    if (key === undefined) throw new Error(`createTestIssuer: no signing key for ${String(alg)}; pass it in algorithms`)
+    return key
+  }
+
+  return {
+    issuer,
+    url,
+    jwksUri: `${url}/.well-known/jwks.json`,
+    discoveryUri: `${url}/.well-known/openid-configuration`,
+    requests,
+    get keys () { return published },
+    sign (claims = {}, opts = {}) {
+      const key = keyFor(opts.alg)
+      const now = Math.floor(Date.now() / 1000)
+      const payload: Record<string, unknown> = {
+        iss: issuer,
+        aud: audience,
+        iat: now,
+        exp: now + (opts.expiresIn ?? defaultExpiresIn),
+        jti: randomUUID(),
+        ...claims
+      }
+      for (const k of Object.keys(payload)) if (payload[k] === undefined) delete payload[k]
+      const header: Record<string, unknown> = { alg: key.alg, kid: key.kid, typ: 'at+jwt' }
+      if (opts.kid !== undefined) header.kid = opts.kid
+      if (opts.typ !== undefined) header.typ = opts.typ
+      for (const k of ['kid', 'typ']) if (header[k] === null) delete header[k]
+      return signJws({ ...header, ...opts.header }, payload, key)
+    },
+    signRaw (header, payload, key) {
+      return signJws(header, payload, key ?? keyFor(undefined))
+    },
+    rotate ({ keepOld = false } = {}) {
+      const next = algorithms.map(alg => generateTestKey(alg))
+      published = keepOld ? [...next, ...published] : [...next]
+      signing = next
+    },
+    addKey (alg, kid) {
+      const key = generateTestKey(alg, kid)
+      published = [...published, key]
+      return key
+    },
+    setJwks (body) {
+      customJwks = body
+    },
+    setMode (next) {
+      mode = next
+    },
+    async close () {
+      for (const res of hanging) res.destroy()
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}
