@@ -52,7 +52,7 @@ t.test('request-level rows', async t => {
   await expectRow(t, ctx, '/token', 'Bearer    ', 401, 'invalid_token', 'Invalid Authorization Bearer', challenge(realm, 'invalid_token', 'Invalid Authorization Bearer'))
   const dup = challenge(realm, 'invalid_request', 'Invalid Authorization Header')
   await expectRow(t, ctx, '/token', `Bearer ${good} ${good}`, 400, 'invalid_request', 'Invalid Authorization Header', dup)
-  const twice = await ctx.app.inject({ url: '/token', headers: { authorization: [`Bearer ${good}`, `Bearer ${good}`] } })
+  const twice = await ctx.app.inject({ url: '/token', headers: { authorization: [`Bearer ${good}`, `Bearer ${good}`] } as unknown as Record<string, string> })
   t.equal(twice.statusCode, 400)
   t.equal(twice.headers['www-authenticate'], dup)
   // Scheme is case-insensitive, separated by one or more spaces.
