@@ -35,9 +35,19 @@ export interface SignOptions {
 
 /**
  * How the issuer answers JWKS and discovery requests: `ok` (default), `down` (connection closed
- * without an answer), `hang` (never answers), `status` (HTTP 500), `html` (an HTML error page).
+ * without an answer), `hang` (never answers), `status` (HTTP 500), `html` (an HTML error page),
+ * `trickle` (the right document, one byte every 100 ms), `big` (a 10 MB JSON body without
+ * `content-length`), `redirect` (302 to the same document), `notfound` (HTTP 404).
  */
-export type IssuerMode = 'ok' | 'down' | 'hang' | 'status' | 'html'
+export type IssuerMode = 'ok' | 'down' | 'hang' | 'status' | 'html' | 'trickle' | 'big' | 'redirect' | 'notfound'
+
+/** One request received by the test issuer. */
+export interface IssuerRequest {
+  /** `jwks` or `discovery`. */
+  document: 'jwks' | 'discovery'
+  /** Epoch ms when it arrived. */
+  at: number
+}
 
 export interface TestKey {
   kid: string
@@ -57,6 +67,8 @@ export interface TestIssuer {
   readonly discoveryUri: string
   /** Requests answered so far, by document. */
   readonly requests: { jwks: number, discovery: number }
+  /** Every JWKS and discovery request, in order of arrival. */
+  readonly log: readonly IssuerRequest[]
   /** The keys currently published, current signing keys first. */
   readonly keys: readonly TestKey[]
   /**
@@ -72,8 +84,12 @@ export interface TestIssuer {
   addKey: (alg: Algorithm, kid?: string) => TestKey
   /** Publishes this exact JWKS body (objects are served as JSON, strings as they are). */
   setJwks: (body: unknown) => void
+  /** Publishes this exact discovery document (objects as JSON, strings as they are); `undefined` restores the default. */
+  setDiscovery: (body: unknown) => void
   /** Plays an outage (or ends it with `ok`). */
   setMode: (mode: IssuerMode) => void
+  /** Waits this many milliseconds before answering each request (0 by default). */
+  setDelay: (ms: number) => void
   close: () => Promise<void>
 }
 
@@ -123,9 +139,17 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
   let signing = algorithms.map(alg => generateTestKey(alg))
   let published: TestKey[] = [...signing]
   let customJwks: unknown
+  let customDiscovery: unknown
   let mode: IssuerMode = 'ok'
+  let delay = 0
   const requests = { jwks: 0, discovery: 0 }
+  const log: IssuerRequest[] = []
   const hanging = new Set<ServerResponse>()
+  const timers = new Set<NodeJS.Timeout>()
+  const later = (ms: number, fn: () => void): void => {
+    const timer = setTimeout(() => { timers.delete(timer); fn() }, ms)
+    timers.add(timer)
+  }
 
   let issuer = options.issuer ?? ''
   let url = ''
@@ -140,6 +164,19 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     }
     if (isJwks) requests.jwks++
     else requests.discovery++
+    log.push({ document: isJwks ? 'jwks' : 'discovery', at: Date.now() })
+    if (delay > 0) {
+      hanging.add(res)
+      res.on('close', () => hanging.delete(res))
+      const current = mode
+      later(delay, () => answer(isJwks, current, req, res))
+    } else {
+      answer(isJwks, mode, req, res)
+    }
+  })
+
+  function answer (isJwks: boolean, mode: IssuerMode, req: IncomingMessage, res: ServerResponse): void {
+    if (res.destroyed) return
     if (mode === 'hang') {
       hanging.add(res)
       res.on('close', () => hanging.delete(res))
@@ -157,12 +194,51 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
       res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway</body></html>')
       return
     }
+    if (mode === 'notfound') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not_found"}')
+      return
+    }
+    if (mode === 'redirect') {
+      res.writeHead(302, { location: req.url }).end()
+      return
+    }
+    if (mode === 'big') {
+      // 10 MB of valid JSON, streamed without content-length: only a running byte count stops it.
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"keys":[],"padding":"')
+      const chunk = 'x'.repeat(64 * 1024)
+      let sent = 0
+      const pump = (): void => {
+        while (sent < 160 && !res.destroyed) {
+          sent++
+          if (!res.write(chunk)) { res.once('drain', pump); return }
+        }
+        if (!res.destroyed) res.end('"}')
+      }
+      pump()
+      return
+    }
     const body = isJwks
       ? customJwks ?? { keys: published.map(k => k.jwk) }
-      : { issuer, jwks_uri: `${url}/.well-known/jwks.json`, id_token_signing_alg_values_supported: algorithms }
+      : customDiscovery ?? { issuer, jwks_uri: `${url}/.well-known/jwks.json`, id_token_signing_alg_values_supported: algorithms }
+    const text = typeof body === 'string' ? body : JSON.stringify(body)
+    if (mode === 'trickle') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      hanging.add(res)
+      res.on('close', () => hanging.delete(res))
+      let i = 0
+      const drip = (): void => {
+        if (res.destroyed) return
+        if (i >= text.length) { res.end(); return }
+        res.write(text[i++] as string)
+        later(100, drip)
+      }
+      drip()
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json' })
-    res.end(typeof body === 'string' ? body : JSON.stringify(body))
-  })
+    res.end(text)
+  }
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   if (issuer === '') issuer = url
@@ -179,6 +255,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     jwksUri: `${url}/.well-known/jwks.json`,
     discoveryUri: `${url}/.well-known/openid-configuration`,
     requests,
+    log,
     get keys () { return published },
     sign (claims = {}, opts = {}) {
       const key = keyFor(opts.alg)
@@ -214,10 +291,18 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     setJwks (body) {
       customJwks = body
     },
+    setDiscovery (body) {
+      customDiscovery = body
+    },
     setMode (next) {
       mode = next
     },
+    setDelay (ms) {
+      delay = ms
+    },
     async close () {
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
       for (const res of hanging) res.destroy()
       server.closeAllConnections()
       await new Promise<void>(resolve => server.close(() => resolve()))

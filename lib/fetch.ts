@@ -21,44 +21,46 @@ export interface JsonResponse {
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export async function fetchJson (url: string, timeout: number, maxBytes: number): Promise<JsonResponse> {
-  const signal = AbortSignal.timeout(timeout)
+  const deadline = AbortSignal.timeout(timeout)
+  // Aborting also drops the connection of a refused response, whose body is never read.
+  const refused = new AbortController()
+  const signal = AbortSignal.any([deadline, refused.signal])
   let res: Response
   try {
     res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
   } catch {
-    throw new FetchError(signal.aborted ? 'timeout' : 'network')
+    throw new FetchError(deadline.aborted ? 'timeout' : 'network')
   }
   const status = res.status
-  const declared = Number(res.headers.get('content-length'))
-  if (declared > maxBytes) {
-    await res.body?.cancel().catch(() => {})
-    throw new FetchError('too_large', status)
+  const refuse = (code: string): FetchError => {
+    refused.abort()
+    return new FetchError(code, status)
   }
+  // An error status is final: its body (an HTML page, say) is never read, nor shown to anyone.
+  if (status < 200 || status > 299) throw refuse(`status_${status}`)
+  if (Number(res.headers.get('content-length')) > maxBytes) throw refuse('too_large')
+  // A body-less 2xx (204) is no JSON document.
+  if (res.body === null) throw refuse('invalid_json')
   const chunks: Uint8Array[] = []
   let size = 0
   try {
-    // A body-less response (204, 304) has no stream: getReader throws and counts as a network fault.
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const reader = res.body.getReader()
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
       size += value.byteLength
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {})
-        throw new FetchError('too_large', status)
-      }
+      if (size > maxBytes) throw refuse('too_large')
       chunks.push(value)
     }
   } catch (err) {
     if (err instanceof FetchError) throw err
-    throw new FetchError(signal.aborted ? 'timeout' : 'network', status)
+    throw new FetchError(deadline.aborted ? 'timeout' : 'network', status)
   }
-  if (status < 200 || status > 299) throw new FetchError(`status_${status}`, status)
-  let body: unknown
+  let parsed: unknown
   try {
-    body = JSON.parse(decoder.decode(Buffer.concat(chunks)))
+    parsed = JSON.parse(decoder.decode(Buffer.concat(chunks)))
   } catch {
     throw new FetchError('invalid_json', status)
   }
-  return { status, body }
+  return { status, body: parsed }
 }

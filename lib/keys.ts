@@ -68,12 +68,11 @@ export function importJwk (jwk: unknown): ImportResult {
     return { unusable: 'invalid_key' }
   }
   if (material.kty === 'RSA') {
-    const details = key.asymmetricKeyDetails
-    const bits = details?.modulusLength ?? 0
-    const e = details?.publicExponent ?? 0n
+    // Always present on an imported RSA public key.
+    const { modulusLength, publicExponent } = key.asymmetricKeyDetails as { modulusLength: number, publicExponent: bigint }
     // RFC 7518 §3.3: 2048 bits at least. e = 1 makes every signature trivially valid.
-    if (bits < 2048) return { unusable: 'rsa_too_small' }
-    if (e < 3n || e % 2n === 0n) return { unusable: 'rsa_bad_exponent' }
+    if (modulusLength < 2048) return { unusable: 'rsa_too_small' }
+    if (publicExponent < 3n || publicExponent % 2n === 0n) return { unusable: 'rsa_bad_exponent' }
   }
   const fingerprint = JSON.stringify([j.kid, material, j.alg ?? null])
   return { kid: j.kid, key, algs: new Set(algs), fingerprint, alive: true }
