@@ -126,10 +126,9 @@ type Env = Record<string, string | undefined>
 
 interface Source<T> { value: T, env: string | undefined }
 
-function pick<T> (options: AxiomsOptions, key: keyof AxiomsOptions, env: Env, envName: string | undefined, parse: (raw: string) => T): Source<T | undefined> {
+function pick<T> (options: AxiomsOptions, key: keyof AxiomsOptions, env: Env, envName: string, parse: (raw: string) => T): Source<T | undefined> {
   const value = options[key]
   if (value !== undefined) return { value: value as T, env: undefined }
-  if (envName === undefined) return { value: undefined, env: undefined }
   const raw = env[envName]
   if (raw === undefined || raw.trim() === '') return { value: undefined, env: envName }
   try {
@@ -327,7 +326,9 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     if (typSrc.value === undefined || tokenTypes.length === 0) tokenTypes = [...RFC9068_TOKEN_TYPES]
   }
 
-  const preset = presetOf(input.preset ?? env.AXIOMS_PRESET, input.preset === undefined ? 'AXIOMS_PRESET' : undefined)
+  // A blank AXIOMS_PRESET means unset, as for every other variable.
+  const presetSrc = pick(input, 'preset', env, 'AXIOMS_PRESET', parseString)
+  const preset = presetOf(presetSrc.value, presetSrc.env)
   const base = preset === undefined ? undefined : presetClaims(preset)
   const scopes = claimNames(pick(input, 'scopeClaims', env, 'AXIOMS_SCOPE_CLAIMS', parseList), 'scopeClaims') ?? base?.scopes ?? ['scope', 'scp']
   const roles = claimNames(pick(input, 'rolesClaims', env, 'AXIOMS_ROLES_CLAIMS', parseList), 'rolesClaims') ?? base?.roles ?? ['roles']
@@ -340,8 +341,9 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     permissions: Object.freeze([...permissions, ...namespaced('permissions')])
   })
 
-  const clockTolerance = numberIn(pick(input, 'clockTolerance', env, 'AXIOMS_CLOCK_TOLERANCE', parseNumber), 'clockTolerance', 0, 0)
-  if (clockTolerance > 600) throw new ConfigError('clockTolerance', undefined, 'must be at most 600 seconds')
+  const toleranceSrc = pick(input, 'clockTolerance', env, 'AXIOMS_CLOCK_TOLERANCE', parseNumber)
+  const clockTolerance = numberIn(toleranceSrc, 'clockTolerance', 0, 0)
+  if (clockTolerance > 600) throw new ConfigError('clockTolerance', toleranceSrc.env, 'must be at most 600 seconds')
 
   const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
   const safeMethods = safeMethodSet(safeSrc.value, 'safeMethods', safeSrc.env) ?? new Set(['OPTIONS'])
