@@ -41,6 +41,13 @@ export interface CompiledRule {
 
 /** Marks hooks that read the route's declaration, so route.ts can refuse routes without one. */
 export const kNeedsDeclaration = Symbol('axioms.needsDeclaration')
+/** The compiled rule a factory-made hook enforces, so route.ts can describe the route (OpenAPI, RFC 9728). */
+export const kRule = Symbol('axioms.rule')
+
+function tag<H extends AxiomsHook> (hook: H, rule: CompiledRule): H {
+  Object.defineProperty(hook, kRule, { value: rule })
+  return hook
+}
 const kAuth = Symbol('axioms.auth')
 
 type AuthState = Promise<AccessTokenClaims | null>
@@ -83,6 +90,8 @@ export interface Auth {
   readonly challenge: ChallengeContext
   /** Looks up the compiled declaration of the request's route. */
   readonly ruleOf: (request: FastifyRequest) => CompiledRule | undefined
+  /** RFC 9728: the metadata URL named in this request's challenges, when enabled. */
+  readonly resourceMetadata?: ((request: FastifyRequest) => string | undefined) | undefined
 }
 
 /** Verifies the request's token once; stacked hooks share the result. */
@@ -120,7 +129,8 @@ function isSafe (auth: Auth, request: FastifyRequest, own: ReadonlySet<string> |
 /** Sends (or throws) the failure; logs the reason, never the token. */
 export async function refuse (auth: Auth, request: FastifyRequest, reply: FastifyReply, err: unknown, scope?: readonly string[]): Promise<FastifyReply> {
   if (!(err instanceof AxiomsError)) throw err
-  const out = toResponseError(err, auth.challenge, scope)
+  const ctx = auth.resourceMetadata === undefined ? auth.challenge : { ...auth.challenge, resourceMetadata: auth.resourceMetadata(request) }
+  const out = toResponseError(err, ctx, scope)
   const jti = typeof request.authJwt === 'object' && request.authJwt !== null ? request.authJwt.jti : undefined
   request.log.debug({ reason: err.reason, jti }, 'axioms: request refused')
   if (auth.settings.errorResponse === 'throw') throw out
@@ -159,9 +169,9 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
 
 export function hasValidAccessToken (auth: Auth, opts: TokenHookOptions = {}): AxiomsHook {
   const rule = compileDeclaration(opts, 'hasValidAccessToken options')
-  return async function hasValidAccessToken (request, reply) {
+  return tag(async function hasValidAccessToken (request, reply) {
     return enforce(auth, rule, request, reply)
-  }
+  }, rule)
 }
 
 export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req: Requirement | undefined, opts: RequirementHookOptions = {}): AxiomsHook {
@@ -183,7 +193,7 @@ export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req:
     return enforce(auth, rule, request, reply)
   }
   Object.defineProperty(hook, 'name', { value: name })
-  return hook
+  return tag(hook, rule)
 }
 
 export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>): AxiomsHook {
@@ -196,7 +206,7 @@ export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>):
     throw new ConfigError('checkObjectOwnership', undefined, 'ownerField and claimField must be non-empty strings')
   }
   const safe = safeMethodSet(opts.safeMethods, 'checkObjectOwnership.safeMethods')
-  return async function checkObjectOwnership (request, reply) {
+  return tag(async function checkObjectOwnership (request, reply) {
     if (isSafe(auth, request, safe)) return
     try {
       const claims = await authenticate(auth, request, false) as AccessTokenClaims
@@ -209,7 +219,7 @@ export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>):
     } catch (err) {
       return refuse(auth, request, reply, err)
     }
-  }
+  }, Object.freeze({ optional: false, safeMethods: safe }))
 }
 
 function comparable (v: unknown): v is string | number | bigint {

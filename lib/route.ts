@@ -1,7 +1,8 @@
 // Route declarations (`config.axioms`) compiled once in onRoute, their enforcement hook appended to
 // the route's onRequest, and a guard that fails closed for routes declared before registration.
 import type { FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
-import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration } from './hooks.js'
+import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule } from './hooks.js'
+import { annotateRoute, describeRules } from './openapi.js'
 import { ConfigError } from './options.js'
 
 export interface RouteRegistry {
@@ -30,16 +31,21 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
   const decl = (route.config as { axioms?: unknown } | undefined)?.axioms
   const where = `config.axioms of ${String(route.method)} ${route.url}`
   const needs = new Set<string>()
+  // Rules of factory-made hooks with explicit lists: they describe the route too.
+  const tagged: CompiledRule[] = []
   for (const phase of ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const) {
     for (const hook of hooksOf(route[phase])) {
       const kind = (hook as { [kNeedsDeclaration]?: string })[kNeedsDeclaration]
       if (kind !== undefined) needs.add(kind)
+      const own = (hook as { [kRule]?: CompiledRule })[kRule]
+      if (own !== undefined) tagged.push(own)
     }
   }
   if (decl === undefined || decl === null || decl === false) {
     if (needs.size > 0) {
       throw new ConfigError(`${String(route.method)} ${route.url}`, undefined, `uses a hasRequired* hook without a requirement, so it needs config.axioms.${[...needs].join('/')}`)
     }
+    describe(auth, registry, route, tagged)
     return
   }
   let rule = registry.rules.get(decl as object)
@@ -52,12 +58,22 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
       throw new ConfigError(where, undefined, `has no "${kind}", but a hasRequired* hook without a requirement reads it`)
     }
   }
-  registry.routes.push({ method: route.method, url: route.url, rule })
+  describe(auth, registry, route, [rule, ...tagged])
   const compiled = rule
   const hook = function axiomsRoute (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     return enforce(auth, compiled, request, reply)
   }
   route.onRequest = [...hooksOf(route.onRequest), hook] as onRequestHookHandler[]
+}
+
+/** Records the route's rules (RFC 9728 scopes) and annotates its schema for OpenAPI. */
+function describe (auth: Auth, registry: RouteRegistry, route: RouteOptions, rules: CompiledRule[]): void {
+  if (rules.length === 0) return
+  for (const rule of rules) registry.routes.push({ method: route.method, url: route.url, rule })
+  if (auth.settings.openapi === undefined) return
+  const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(m => m.toUpperCase())
+  const annotation = describeRules(rules, methods, auth.settings.safeMethods)
+  if (annotation !== undefined) annotateRoute(route, annotation)
 }
 
 /**
