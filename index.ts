@@ -5,6 +5,8 @@ import { MAX_TOKEN_BYTES } from './lib/bearer.js'
 import { AxiomsError } from './lib/errors.js'
 import { type Auth, checkObjectOwnership, hasValidAccessToken, requirementHook, tokenMiddleware } from './lib/hooks.js'
 import { type AxiomsOptions, resolveSettings } from './lib/options.js'
+import { planMetadata, serveMetadata } from './lib/metadata.js'
+import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, guard, ruleOf } from './lib/route.js'
 import { Verifier } from './lib/verify.js'
 
@@ -16,11 +18,13 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     debug: (obj, msg) => log.debug(obj, msg)
   })
   const registry = createRegistry()
+  const metadata = planMetadata(settings)
   const auth: Auth = {
     settings,
     verifier,
     challenge: { realm: settings.realm },
-    ruleOf: request => ruleOf(registry, request)
+    ruleOf: request => ruleOf(registry, request),
+    resourceMetadata: metadata?.urlFor
   }
 
   fastify.decorateRequest('authJwt', null)
@@ -39,8 +43,8 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
       return verifier.verify(token)
     },
     stats: () => ({
-      verified: 0,
-      refused: 0,
+      ...verifier.counts,
+      refusedBy: { ...verifier.refusedBy },
       tokenCacheSize: verifier.cacheSize(),
       issuers: verifier.stores.map(s => s.stats())
     }),
@@ -48,6 +52,13 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   })
 
   fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
+  if (metadata !== undefined) {
+    serveMetadata(fastify, settings, metadata, () => {
+      const scopes = new Set<string>()
+      for (const { rule } of registry.routes) for (const s of rule.scopes?.list ?? []) scopes.add(s)
+      return [...scopes].sort()
+    })
+  }
   if (settings.tokenMiddleware) {
     fastify.addHook('onRequest', async (request, reply) => {
       if (guard(registry, request, reply) !== undefined) return reply
@@ -56,7 +67,11 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   } else {
     fastify.addHook('onRequest', async (request, reply) => guard(registry, request, reply))
   }
-  fastify.addHook('onReady', async () => verifier.start(settings.jwks.prefetch))
+  fastify.addHook('onReady', async () => {
+    // @fastify/swagger may be registered before or after us: its decorator exists by now.
+    wrapSwagger(fastify, settings)
+    await verifier.start(settings.jwks.prefetch)
+  })
   fastify.addHook('onClose', async () => verifier.stop())
 }
 

@@ -1,14 +1,20 @@
 // Types that Fastify learns when axioms-fastify is imported (emitted into dist by tsc).
 import type { Requirement } from './claims.js'
+import type { Reason } from './errors.js'
 import type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './hooks.js'
 import type { KeyStoreStats } from './keys.js'
 import type { RouteDeclaration } from './options.js'
 import type { AccessTokenClaims } from './verify.js'
 
 export interface AxiomsStats {
-  /** Tokens verified (cache hits excluded) and refused, since start. */
+  /** Tokens whose verification succeeded (cache hits excluded), since start. */
   verified: number
+  /** Tokens answered from the verified-token cache (`tokenCache`). */
+  cacheHits: number
+  /** Tokens whose verification failed (missing headers and 403s are not verifications). */
   refused: number
+  /** `refused`, by reason (`expired`, `bad_signature`, `keys_unavailable`, ...). */
+  refusedBy: Partial<Record<Reason, number>>
   tokenCacheSize: number
   issuers: KeyStoreStats[]
 }
