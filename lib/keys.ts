@@ -226,6 +226,11 @@ export class KeyStore {
     return this.keys
   }
 
+  /** Whether the set is still trusted: fetched successfully within jwksCacheTtl. */
+  trusts (now: number): boolean {
+    return this.usable(now) !== undefined
+  }
+
   /**
    * The key for (kid, alg). Returns synchronously when the set is at hand; otherwise a promise
    * that fetches (shared, with cooldown) first. Rejects with AxiomsError only.
@@ -235,9 +240,10 @@ export class KeyStore {
     const keys = this.usable(now)
     if (keys !== undefined) {
       const found = keys.get(kid)
-      if (found !== undefined) return select(found, alg)
+      if (found === undefined) return this.miss(kid, alg, now)
+      // A key from a set older than one refresh interval: refreshes are failing (an outage).
       if (now - this.fetchedAt > this.opts.refreshInterval) this.noteStale()
-      return this.miss(kid, alg, now)
+      return select(found, alg)
     }
     return this.cold(kid, alg, now)
   }
