@@ -115,7 +115,9 @@ export class Verifier {
   async verify (token: string): Promise<AccessTokenClaims> {
     const cached = this.cache?.get(token)
     if (cached !== undefined) {
-      if (cached.key.alive && Date.now() / 1000 < cached.exp) return cached.claims
+      // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
+      const now = Date.now()
+      if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) return cached.claims
       this.cache?.delete(token)
     }
     let kid: string | undefined
@@ -136,7 +138,7 @@ export class Verifier {
       checkSignature(entry, alg, signingInput, signature)
       this.checkClaims(payload, found.issuer)
       const claims = freezeClaims(payload) as AccessTokenClaims
-      this.cache?.set(token, { claims, exp: payload.exp as number, key: entry })
+      this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
       if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
       return claims
     } catch (err) {
@@ -222,4 +224,5 @@ interface VerifiedToken {
   claims: AccessTokenClaims
   exp: number
   key: KeyEntry
+  store: KeyStore
 }
