@@ -1,0 +1,39 @@
+// The signature's own cost: crypto.verify per second on one core, per algorithm, over the same
+// distinct tokens as the uncached rows, with every input (key, bytes, signature) prepared up front.
+import { constants, createPublicKey, verify, type VerifyKeyObjectInput } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { ALGS, type BenchAlg, config, FIXTURE, type Fixture } from './config.js'
+
+const HASH: Record<BenchAlg, string | null> = { RS256: 'sha256', ES256: 'sha256', EdDSA: null }
+
+function rate (alg: BenchAlg, fx: Fixture, seconds: number): number {
+  const key: VerifyKeyObjectInput = { key: createPublicKey({ key: fx.jwks[alg] as import('node:crypto').JsonWebKey, format: 'jwk' }) }
+  if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
+  if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
+  const inputs = fx.tokens[alg].map(t => {
+    const dot = t.lastIndexOf('.')
+    return { data: Buffer.from(t.slice(0, dot)), sig: Buffer.from(t.slice(dot + 1), 'base64url') }
+  })
+  const hash = HASH[alg]
+  const run = (ms: number): number => {
+    let n = 0
+    const end = performance.now() + ms
+    while (performance.now() < end) {
+      for (let i = 0; i < 100; i++) {
+        const x = inputs[(n + i) % inputs.length] as { data: Buffer, sig: Buffer }
+        if (!verify(hash, x.data, key, x.sig)) throw new Error(`${alg}: a fixture token does not verify`)
+      }
+      n += 100
+    }
+    return n
+  }
+  run(Math.min(1000, seconds * 250))
+  const start = performance.now()
+  const n = run(seconds * 1000)
+  return n / ((performance.now() - start) / 1000)
+}
+
+const fx = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Fixture
+const out: Record<string, number> = {}
+for (const alg of ALGS) out[alg] = rate(alg, fx, config.cryptoSeconds)
+process.stdout.write(`RESULT ${JSON.stringify(out)}\n`)

@@ -1,0 +1,53 @@
+// The load generator: autocannon in this process (pinned to the load core by run.ts), a warm-up
+// run that is thrown away, then the measured run.
+import autocannon from 'autocannon'
+import { config, ROUTE } from './config.js'
+
+export interface LoadResult {
+  /** 2xx responses per second over the measured run. */
+  rps: number
+  p99: number
+  p50: number
+  non2xx: number
+  errors: number
+}
+
+function fire (url: string, tokens: readonly string[], seconds: number): Promise<autocannon.Result> {
+  const opts: autocannon.Options = {
+    url,
+    connections: config.connections,
+    pipelining: config.pipelining,
+    duration: seconds
+  }
+  if (tokens.length === 1) {
+    opts.method = 'GET'
+    opts.headers = { authorization: `Bearer ${tokens[0] as string}` }
+    opts.url = url + ROUTE
+  } else if (tokens.length > 1) {
+    // Each request buffer is built once; every connection walks the list in turn.
+    opts.requests = tokens.map(t => ({ method: 'GET', path: ROUTE, headers: { authorization: `Bearer ${t}` } }))
+  } else {
+    opts.url = url + ROUTE
+  }
+  return autocannon(opts)
+}
+
+/** Warm-up (discarded), then the measured run. `tokens` empty: no Authorization header. */
+export async function measure (url: string, tokens: readonly string[]): Promise<LoadResult> {
+  if (config.warmup > 0) await fire(url, tokens, config.warmup)
+  const r = await fire(url, tokens, config.duration)
+  return {
+    rps: r['2xx'] / r.duration,
+    p99: r.latency.p99,
+    p50: r.latency.p50,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts
+  }
+}
+
+/** One request, to check a server accepts the token before loading it. */
+export async function probe (url: string, token: string | undefined): Promise<{ status: number, body: string }> {
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+  const res = await fetch(url + ROUTE, { headers, signal: AbortSignal.timeout(10_000) })
+  return { status: res.status, body: (await res.text()).slice(0, 200) }
+}

@@ -1,0 +1,140 @@
+// `npm run bench`: one run, every row of issue 4, on 127.0.0.1 only. Servers run one at a time in
+// a child pinned to the server core; this process (the load generator) re-executes itself pinned
+// to the load core. See bench/README.md.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { createTestIssuer } from '../testing.js'
+import { coldBurst, memoryCheck } from './checks.js'
+import { hasTaskset, startChild } from './child.js'
+import { ALGS, AUDIENCE, type BenchAlg, BENCH_DIR, config, FIXTURE, type Fixture, TMP_DIR } from './config.js'
+import { measure, probe } from './load.js'
+import { consoleTable, markdown, PEERS, type Report, type Row, svg } from './report.js'
+
+function pinSelf (): boolean {
+  if (!hasTaskset || process.env.BENCH_PINNED === '1') return false
+  const r = spawnSync('taskset', ['-c', config.loadCore, process.execPath, '--import', 'tsx', join(BENCH_DIR, 'run.ts')], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: '1' }
+  })
+  process.exitCode = r.status ?? 1
+  return true
+}
+
+function cpuModel (): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))
+    return m?.[1]?.trim() ?? 'unknown CPU'
+  } catch {
+    return 'unknown CPU'
+  }
+}
+
+const load = (): string => loadavg().map(n => n.toFixed(2)).join(' ')
+const log = (msg: string): void => { process.stderr.write(`${msg}\n`) }
+
+/** BENCH_ONLY=regex keeps the rows whose `kind alg` matches (iteration aid; the report is partial). */
+const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY)
+/** BENCH_PROFILE=regex writes a --cpu-prof of the matching servers to bench/.tmp/prof. */
+const profile = process.env.BENCH_PROFILE === undefined ? undefined : new RegExp(process.env.BENCH_PROFILE)
+
+async function row (kind: string, alg: BenchAlg | null, label: string, tokens: readonly string[]): Promise<Row> {
+  const id = `${kind} ${alg ?? ''}`.trim()
+  if (only !== undefined && !only.test(id)) return { kind, label, alg, rps: null, p99: null, note: 'skipped (BENCH_ONLY)' }
+  const nodeArgs = profile?.test(id) === true ? ['--cpu-prof', `--cpu-prof-dir=${join(TMP_DIR, 'prof')}`] : []
+  const child = await startChild('servers.ts', [kind, alg ?? 'RS256'], 'READY', nodeArgs)
+  try {
+    const url = `http://127.0.0.1:${child.line.split(' ')[1] as string}`
+    const check = await probe(url, tokens[0])
+    if (check.status !== 200) {
+      // The peer cannot verify this algorithm (or refuses the setup): reported, not loaded.
+      log(`  ${id}: n/a (probe answered ${check.status} ${check.body.replace(/\s+/g, ' ').slice(0, 120)})`)
+      return { kind, label, alg, rps: null, p99: null, note: `n/a: answers ${check.status}` }
+    }
+    const r = await measure(url, tokens)
+    log(`  ${id}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms${r.non2xx > 0 || r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`)
+    const note = r.non2xx > 0 || r.errors > 0 ? `${r.non2xx} non-2xx, ${r.errors} errors` : undefined
+    return note === undefined ? { kind, label, alg, rps: r.rps, p99: r.p99 } : { kind, label, alg, rps: r.rps, p99: r.p99, note }
+  } finally {
+    await child.stop()
+  }
+}
+
+async function main (): Promise<void> {
+  if (pinSelf()) return
+  const loadBefore = load()
+  mkdirSync(TMP_DIR, { recursive: true })
+  const idp = await createTestIssuer({ algorithms: [...ALGS], audience: AUDIENCE, expiresIn: 6 * 3600 })
+  try {
+    log(`signing ${config.tokens} tokens per algorithm...`)
+    const tokens = {} as Record<BenchAlg, string[]>
+    const jwks = {} as Fixture['jwks']
+    for (const alg of ALGS) {
+      tokens[alg] = Array.from({ length: config.tokens }, (_, i) => idp.sign({ sub: `user-${i}`, scope: 'read write' }, { alg }))
+      jwks[alg] = (idp.keys.find(k => k.alg === alg) as { jwk: Record<string, unknown> }).jwk
+    }
+    const fx: Fixture = { issuer: idp.issuer, jwksUri: idp.jwksUri, audience: AUDIENCE, jwks, tokens }
+    writeFileSync(FIXTURE, JSON.stringify(fx))
+
+    log('crypto.verify alone...')
+    const cryptoChild = await startChild('crypto.ts', [], 'RESULT')
+    const verify = JSON.parse(cryptoChild.line.slice('RESULT '.length)) as Record<BenchAlg, number>
+    await cryptoChild.stop()
+    log(`  ${ALGS.map(a => `${a} ${Math.round(verify[a])}/s`).join(', ')}`)
+
+    const rows: Row[] = []
+    log('servers...')
+    rows.push(await row('fastify-bare', null, 'bare Fastify', tokens.RS256))
+    rows.push(await row('express-bare', null, 'bare Express', tokens.RS256))
+    rows.push(await row('axioms-cached', 'RS256', 'axioms-fastify, tokenCache', tokens.RS256.slice(0, 1)))
+    for (const alg of ALGS) {
+      rows.push(await row('axioms', alg, 'axioms-fastify', tokens[alg]))
+      for (const peer of PEERS) rows.push(await row(peer, alg, peer, tokens[alg]))
+    }
+
+    const skipChecks = only !== undefined && process.env.BENCH_CHECKS !== '1'
+    let burst = null
+    let memory = null
+    if (!skipChecks) {
+      log(`cold burst of ${config.burst}...`)
+      burst = await coldBurst(idp, tokens.RS256)
+      log(`  ${burst.jwksRequests} JWKS request(s), ${burst.ok}/${burst.requests} answered 200`)
+      log(`memory: up to ${config.memoryTokens} distinct tokens, tokenCache 10000, ${config.memorySeconds} s cap...`)
+      memory = await memoryCheck(idp)
+      log(`  ${memory.tokens} tokens in ${memory.seconds.toFixed(0)} s, RSS growth ${memory.growthMB.toFixed(1)} MB (peak ${memory.peakMB.toFixed(1)} MB)`)
+    }
+
+    const report: Report = {
+      machine: {
+        date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        cpu: cpuModel(),
+        nproc: availableParallelism(),
+        node: process.version,
+        pinned: hasTaskset ? `Servers pinned to core ${config.serverCore}, load generator (autocannon) to core ${config.loadCore} with taskset.` : 'taskset not found: nothing pinned, figures are less reliable.',
+        loadBefore,
+        loadAfter: load(),
+        settings: `${config.connections} connections, pipelining ${config.pipelining}, ${config.warmup} s warm-up + ${config.duration} s per row, ${config.tokens} tokens${config.quick ? ', BENCH_QUICK' : ''}`
+      },
+      rows,
+      verify,
+      burst,
+      memory
+    }
+    process.stdout.write(`\n${consoleTable(report)}\n`)
+    if (only === undefined) {
+      writeFileSync(join(BENCH_DIR, 'RESULTS.md'), markdown(report))
+      writeFileSync(join(BENCH_DIR, 'results.svg'), svg(report))
+      log('\nwrote bench/RESULTS.md and bench/results.svg')
+    } else {
+      log('\nBENCH_ONLY set: RESULTS.md and results.svg left as they were')
+    }
+  } finally {
+    await idp.close()
+  }
+}
+
+main().catch(err => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})
