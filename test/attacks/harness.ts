@@ -52,10 +52,15 @@ export function attackerKey (alg: Parameters<typeof generateTestKey>[0] = 'RS256
 
 export type Profile = 'D' | 'S'
 
-export function optionsFor (world: World, profile: Profile = 'D', extra: AxiomsOptions = {}): AxiomsOptions {
-  const base: AxiomsOptions = { issuer: A_ISS, jwksUri: world.a.jwksUri, audience: API, env: {} }
+/** Options with `undefined` allowed, to drop one of the defaults (e.g. `issuer` for `domain`). */
+export type Overrides = { [K in keyof AxiomsOptions]?: AxiomsOptions[K] | undefined }
+
+export function optionsFor (world: World, profile: Profile = 'D', extra: Overrides = {}): AxiomsOptions {
+  const base: Record<string, unknown> = { issuer: A_ISS, jwksUri: world.a.jwksUri, audience: API, env: {} }
   if (profile === 'S') Object.assign(base, { profile: 'rfc9068', algorithms: ['RS256', 'ES256'] })
-  return { ...base, ...extra }
+  const out: Record<string, unknown> = { ...base, ...extra }
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
+  return out as AxiomsOptions
 }
 
 export interface Outcome {
@@ -87,12 +92,19 @@ export interface Api {
 
 export interface ApiOptions {
   profile?: Profile
-  options?: AxiomsOptions
+  options?: Overrides
   fastify?: FastifyServerOptions
   /** Adds routes before the corpus routes (after the plugin). */
   routes?: (app: FastifyInstance, spy: (request: { authJwt: unknown }) => void) => void
   /** Skip app.ready() (for tests that expect it to fail). */
   noReady?: boolean
+}
+
+/** SPEC: realm defaults to the (first) issuer. */
+function realmOf (o: AxiomsOptions): string {
+  if (o.realm !== undefined) return o.realm
+  const first = o.issuers?.[0]?.issuer ?? o.issuer ?? (o.domain === undefined ? A_ISS : `https://${o.domain}`)
+  return Array.isArray(first) ? first[0] as string : first as string
 }
 
 export const DOCS = new Map<string, { user: unknown, title: string }>([
@@ -139,7 +151,7 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
   return {
     app,
     world,
-    realm: options.realm ?? (Array.isArray(options.issuer) ? options.issuer[0] as string : options.issuer ?? A_ISS),
+    realm: realmOf(options),
     get calls () { return calls },
     seen,
     call,
