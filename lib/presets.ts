@@ -32,8 +32,10 @@ export function presetClaims (preset: PresetOptions): Preset {
       // Access tokens: `scope` string, `cognito:groups` array, audience in `client_id`.
       return { scopes: ['scope'], roles: ['cognito:groups'], permissions: ['scope'], audienceClaims: ['client_id'] }
     case 'keycloak': {
+      // Realm roles are the roles. The first claim present wins (no union), so client roles are not
+      // a roles fallback: with one client role, every realm role would silently stop counting.
+      // Client roles (`resource_access.<clientId>.roles`) are the permissions.
       const roles: ClaimName[] = [['realm_access', 'roles']]
-      if (preset.clientId !== undefined) roles.unshift(['resource_access', preset.clientId, 'roles'])
       const permissions: ClaimName[] = preset.clientId !== undefined
         ? [['resource_access', preset.clientId, 'roles']]
         : [['realm_access', 'roles']]

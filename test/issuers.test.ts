@@ -1,9 +1,9 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import axioms, { type AxiomsOptions, type IssuerOptions } from '../index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
-async function idp (t: Tap.Test, options: Parameters<typeof createTestIssuer>[0] = {}): Promise<TestIssuer> {
+async function idp (t: Test, options: Parameters<typeof createTestIssuer>[0] = {}): Promise<TestIssuer> {
   const i = await createTestIssuer(options)
   t.teardown(() => i.close())
   return i
@@ -13,7 +13,7 @@ function fetches (...issuers: TestIssuer[]): number {
   return issuers.reduce((n, i) => n + i.requests.jwks + i.requests.discovery, 0)
 }
 
-async function app (t: Tap.Test, issuers: IssuerOptions[], extra: Partial<AxiomsOptions> = {}): Promise<{ app: FastifyInstance, calls: { n: number } }> {
+async function app (t: Test, issuers: IssuerOptions[], extra: Partial<AxiomsOptions> = {}): Promise<{ app: FastifyInstance, calls: { n: number } }> {
   const a = Fastify()
   t.teardown(() => a.close())
   await a.register(axioms, { audience: 'your-api-audience', issuers, env: {}, jwksPrefetch: false, ...extra })

@@ -1,9 +1,9 @@
-import t from 'tap'
-import Fastify, { type FastifyError } from 'fastify'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify'
 import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
-async function setup (t: Tap.Test, extra: Partial<AxiomsOptions>, fastifyOpts: Record<string, unknown> = {}): Promise<{ app: ReturnType<typeof Fastify>, idp: TestIssuer, calls: { n: number } }> {
+async function setup (t: Test, extra: Partial<AxiomsOptions>, fastifyOpts: Record<string, unknown> = {}): Promise<{ app: ReturnType<typeof Fastify>, idp: TestIssuer, calls: { n: number } }> {
   const idp = await createTestIssuer()
   t.teardown(() => idp.close())
   const app = Fastify(fastifyOpts)
@@ -105,7 +105,7 @@ t.test('several issuers are the authorization servers; no route scopes: no scope
 t.test('errorResponse: throw carries resource_metadata in AxiomsError.headers', async t => {
   const { app } = await setup(t, { protectedResourceMetadata: { resource: 'https://api.example.com' }, errorResponse: 'throw' })
   let seen: AxiomsError | undefined
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, _req: unknown, reply: FastifyReply) => {
     seen = err as unknown as AxiomsError
     return reply.code(err.statusCode ?? 500).send({ custom: true })
   })
@@ -132,6 +132,6 @@ t.test('bad protectedResourceMetadata options fail register()', async t => {
   ]) {
     const app = Fastify()
     t.teardown(() => app.close())
-    await t.rejects(async () => { await app.register(axioms, { audience: 'a', issuer: 'https://idp.example', env: {}, protectedResourceMetadata: bad as AxiomsOptions['protectedResourceMetadata'] }) }, /protectedResourceMetadata/)
+    await t.rejects(async () => { await app.register(axioms, { audience: 'a', issuer: 'https://idp.example', env: {}, protectedResourceMetadata: bad as unknown as boolean }) }, /protectedResourceMetadata/)
   }
 })

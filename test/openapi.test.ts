@@ -1,6 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import swagger from '@fastify/swagger'
+import swagger, { type SwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import axioms, { type AxiomsOptions } from '../index.js'
 import { completeDocument, describeRules } from '../lib/openapi.js'
@@ -17,7 +17,7 @@ type Doc = {
 const OTHER = { type: 'apiKey', in: 'header', name: 'x-api-key' }
 const BEARER = { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OAuth 2.0 / OIDC access token (JWT), verified by axioms-fastify' }
 
-async function issuer (t: Tap.Test): Promise<TestIssuer> {
+async function issuer (t: Test): Promise<TestIssuer> {
   const idp = await createTestIssuer()
   t.teardown(() => idp.close())
   return idp
@@ -43,14 +43,14 @@ function routes (app: FastifyInstance): void {
   app.get('/skip-get', { config: { axioms: { scopes: ['x'], safeMethods: ['GET', 'HEAD'] } } }, ok)
 }
 
-async function build (t: Tap.Test, order: 'swagger-first' | 'axioms-first', options: Partial<AxiomsOptions> = {}, swaggerOpts: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, idp: TestIssuer }> {
+async function build (t: Test, order: 'swagger-first' | 'axioms-first', options: Partial<AxiomsOptions> = {}, swaggerOpts: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, idp: TestIssuer }> {
   const idp = await issuer(t)
   const app = Fastify()
   t.teardown(() => app.close())
   const sw = { openapi: { openapi: '3.1.0', info: { title: 'API', version: '1.0.0' }, components: { securitySchemes: { other: OTHER } }, ...swaggerOpts } }
-  if (order === 'swagger-first') await app.register(swagger, sw)
+  if (order === 'swagger-first') await app.register(swagger, sw as SwaggerOptions)
   await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false, ...options })
-  if (order === 'axioms-first') await app.register(swagger, sw)
+  if (order === 'axioms-first') await app.register(swagger, sw as SwaggerOptions)
   routes(app)
   await app.ready()
   return { app, idp }

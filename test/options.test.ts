@@ -218,7 +218,8 @@ t.test('optional extras: profile, presets, issuers, metadata, openapi', async t 
   t.same([...settings({ profile: 'rfc9068', tokenTypes: ['JWT', 'application/at+jwt'] }).tokenTypes], ['application/at+jwt'], 'rfc9068 keeps only at+jwt types')
   t.same([...settings({ profile: 'rfc9068', tokenTypes: ['JWT'] }).tokenTypes], ['at+jwt', 'application/at+jwt'], 'and falls back to both')
   t.same(settings({ preset: 'okta' }).claims.scopes, ['scp', 'scope'])
-  t.same(settings({ preset: { name: 'keycloak', clientId: 'my.client' } }).claims.roles, [['resource_access', 'my.client', 'roles'], ['realm_access', 'roles']])
+  t.same(settings({ preset: { name: 'keycloak', clientId: 'my.client' } }).claims.roles, [['realm_access', 'roles']])
+  t.same(settings({ preset: { name: 'keycloak', clientId: 'my.client' } }).claims.permissions, [['resource_access', 'my.client', 'roles']])
   t.same(settings({ preset: 'cognito' }).audienceClaims, ['client_id'])
   t.same(settings({ preset: 'entra', rolesClaims: ['app_roles'] }).claims.roles, ['app_roles'], 'explicit claims win over a preset')
   const multi = resolveSettings({
