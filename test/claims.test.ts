@@ -136,7 +136,7 @@ t.test('request.authJwt is a frozen, null-prototype deep copy', async t => {
       arrayIsArray: Array.isArray(nested.roles),
       threw,
       sub: c.sub,
-      ownProto: Object.hasOwn(c, '__proto__') ? c.__proto__ : 'absent'
+      ownProto: Object.hasOwn(c, '__proto__') ? Object.getOwnPropertyDescriptor(c, '__proto__')?.value : 'absent'
     }
   })
   const token = ctx.idp.signRaw({ alg: 'RS256', kid: ctx.idp.keys[0]?.kid },
