@@ -3,7 +3,7 @@
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
 import { decodeCompact, type JsonObject } from './bearer.js'
-import { AxiomsError, fail } from './errors.js'
+import { AxiomsError, fail, type Reason } from './errors.js'
 import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
 import type { IssuerSettings, Settings } from './options.js'
@@ -98,6 +98,9 @@ export class Verifier {
   private readonly byIss = new Map<string, { issuer: IssuerSettings, store: KeyStore }>()
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
+  /** For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason). */
+  readonly counts = { verified: 0, cacheHits: 0, refused: 0 }
+  readonly refusedBy: Partial<Record<Reason, number>> = Object.create(null)
 
   constructor (settings: Settings, log: VerifierLog) {
     this.settings = settings
@@ -117,7 +120,10 @@ export class Verifier {
     if (cached !== undefined) {
       // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
       const now = Date.now()
-      if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) return cached.claims
+      if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) {
+        this.counts.cacheHits++
+        return cached.claims
+      }
       this.cache?.delete(token)
     }
     let kid: string | undefined
@@ -139,10 +145,13 @@ export class Verifier {
       this.checkClaims(payload, found.issuer)
       const claims = freezeClaims(payload) as AccessTokenClaims
       this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
+      this.counts.verified++
       if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
       return claims
     } catch (err) {
       const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
+      this.counts.refused++
+      this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
       if (verifyChannel.hasSubscribers) {
         const msg: Record<string, unknown> = { ok: false, reason: e.reason }
         if (iss !== undefined) msg.issuer = iss
