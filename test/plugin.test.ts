@@ -286,6 +286,7 @@ t.test('route declarations are checked at startup', async t => {
 t.test('startup refusals inside a plugin reject ready()', async t => {
   const cases: Array<[(app: FastifyInstance) => void, RegExp]> = [
     [app => app.get('/x', { config: { axioms: { scopes: [] } } }, async () => 'x'), /config\.axioms of GET \/x\.scopes/],
+    [app => app.get('/x', { config: { axioms: 'scopes' as never } }, async () => 'x'), /"config\.axioms of GET \/x" must be an object/],
     [app => app.get('/x', { config: { axioms: { roles: ['r'], extra: true } as never } }, async () => 'x'), /unknown key "extra"/],
     [app => app.get('/x', { config: { axioms: { optional: true, roles: ['r'] } } }, async () => 'x'), /optional/],
     [app => app.get('/x', { preHandler: app.hasRequiredPermissions() }, async () => 'x'), /needs config\.axioms\.permissions/],
