@@ -2,7 +2,7 @@
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
-import { decodeCompact, type JsonObject } from './bearer.js'
+import { decodeCompact, type DecodedToken, type JsonObject } from './bearer.js'
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
@@ -14,16 +14,17 @@ import { TokenCache } from './cache.js'
 export interface AccessTokenClaims {
   iss: string
   sub?: string
-  aud: string | string[]
+  aud: string | readonly string[]
   exp: number
   iat?: number
   nbf?: number
   jti?: string
   client_id?: string
   scope?: string
-  scp?: string | string[]
-  roles?: string[]
-  permissions?: string[]
+  // Arrays are readonly: the claims are deep-frozen at runtime.
+  scp?: string | readonly string[]
+  roles?: readonly string[]
+  permissions?: readonly string[]
   [claim: string]: unknown
 }
 
@@ -92,10 +93,15 @@ function nonEmptyString (v: unknown): boolean {
 
 export interface VerifierLog extends KeyStoreLog {}
 
+interface IssuerEntry {
+  issuer: IssuerSettings
+  store: KeyStore
+}
+
 /** Verifies tokens for one plugin instance. Every failure is an AxiomsError. */
 export class Verifier {
   private readonly settings: Settings
-  private readonly byIss = new Map<string, { issuer: IssuerSettings, store: KeyStore }>()
+  private readonly byIss = new Map<string, IssuerEntry>()
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
   /** For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason). */
@@ -116,6 +122,15 @@ export class Verifier {
 
   /** Resolves to the frozen claims, or rejects with AxiomsError. */
   async verify (token: string): Promise<AccessTokenClaims> {
+    return await this.check(token)
+  }
+
+  /**
+   * verify() without a promise when none is needed: the claims, synchronously, when the token is
+   * cached or its key is at hand; a promise only while the key set is being fetched. Throws (or
+   * rejects with) AxiomsError. The hooks use it to save promise hops on every request.
+   */
+  check (token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
     const cached = this.cache?.get(token)
     if (cached !== undefined) {
       // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
@@ -130,7 +145,8 @@ export class Verifier {
     let jti: string | undefined
     let iss: string | undefined
     try {
-      const { header, payload, signingInput, signature } = decodeCompact(token)
+      const decoded = decodeCompact(token)
+      const { header, payload } = decoded
       if (typeof payload.jti === 'string') jti = payload.jti
       this.checkHeader(header)
       kid = header.kid as string
@@ -140,27 +156,46 @@ export class Verifier {
       if (found === undefined) fail('bad_issuer')
       iss = found.issuer.id
       const got = found.store.getKey(kid, alg)
-      const entry = got instanceof Promise ? await got : got
-      checkSignature(entry, alg, signingInput, signature)
-      this.checkClaims(payload, found.issuer)
-      const claims = freezeClaims(payload) as AccessTokenClaims
-      this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
-      this.counts.verified++
-      if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
-      return claims
+      if (got instanceof Promise) return this.afterFetch(got, token, decoded, alg, found, iss, kid, jti)
+      return this.accept(token, decoded, alg, got, found, iss, kid, jti)
     } catch (err) {
-      const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
-      this.counts.refused++
-      this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
-      if (verifyChannel.hasSubscribers) {
-        const msg: Record<string, unknown> = { ok: false, reason: e.reason }
-        if (iss !== undefined) msg.issuer = iss
-        if (kid !== undefined) msg.kid = kid
-        if (jti !== undefined) msg.jti = jti
-        verifyChannel.publish(msg)
-      }
-      throw e
+      throw this.refuse(err, iss, kid, jti)
     }
+  }
+
+  private async afterFetch (got: Promise<KeyEntry>, token: string, decoded: DecodedToken, alg: string, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): Promise<AccessTokenClaims> {
+    try {
+      return this.accept(token, decoded, alg, await got, found, iss, kid, jti)
+    } catch (err) {
+      throw this.refuse(err, iss, kid, jti)
+    }
+  }
+
+  /** Signature, then claims; caches and reports the verified token. */
+  private accept (token: string, decoded: DecodedToken, alg: string, entry: KeyEntry, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): AccessTokenClaims {
+    const payload = decoded.payload
+    checkSignature(entry, alg, decoded.signingInput, decoded.signature)
+    this.checkClaims(payload, found.issuer)
+    const claims = freezeClaims(payload) as AccessTokenClaims
+    this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
+    this.counts.verified++
+    if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
+    return claims
+  }
+
+  /** Counts and reports a refusal; the AxiomsError to throw. */
+  private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
+    const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
+    this.counts.refused++
+    this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
+    if (verifyChannel.hasSubscribers) {
+      const msg: Record<string, unknown> = { ok: false, reason: e.reason }
+      if (iss !== undefined) msg.issuer = iss
+      if (kid !== undefined) msg.kid = kid
+      if (jti !== undefined) msg.jti = jti
+      verifyChannel.publish(msg)
+    }
+    return e
   }
 
   private checkHeader (h: JsonObject): void {

@@ -1,0 +1,137 @@
+// Type tests against the built package (`npm run test:typescript` builds first). Imports go
+// through the package's own name, as a user's code would.
+import { expect, test } from 'tstyche'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import axioms, {
+  type AccessTokenClaims,
+  AxiomsError,
+  type AxiomsHook,
+  type AxiomsOptions,
+  type AxiomsStats,
+  getTokenScopes,
+  type JwksMessage,
+  type Reason,
+  type RouteDeclaration,
+  type VerifyMessage
+} from 'axioms-fastify'
+import { createTestIssuer, type TestIssuer } from 'axioms-fastify/testing'
+
+// What a user writes once (for example in src/types.d.ts) to type their own claims.
+declare module 'axioms-fastify' {
+  interface AccessTokenClaims {
+    tenant: string
+    'https://example.com/claims/plan'?: 'free' | 'pro'
+  }
+}
+
+const app = Fastify()
+
+test('the plugin registers with typed options', () => {
+  expect(app.register(axioms, { audience: 'api', domain: 'tenant.example.com' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: ['a', 'b'], issuers: [{ issuer: 'https://a.example', audience: 'x' }], preset: { name: 'keycloak', clientId: 'c' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', protectedResourceMetadata: { resource: 'https://api.example.com' }, openapi: { securitySchemeName: 'bearer' } })).type.not.toRaiseError()
+})
+
+test('wrong option types do not compile', () => {
+  expect(app.register(axioms, { audience: 'api', algorithms: ['HS256'] })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', algorithms: ['none'] })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 1 })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', errorResponse: 'x' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', preset: 'google' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuers: [{ jwksUri: 'https://a.example/keys' }] })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', jwksTimeout: '5s' })).type.toRaiseError()
+  expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
+})
+
+test('merged custom claims are typed on request.authJwt', () => {
+  app.get('/', { onRequest: app.hasValidAccessToken() }, async request => {
+    expect(request.authJwt).type.toBe<Readonly<AccessTokenClaims> | null | false>()
+    if (request.authJwt) {
+      expect(request.authJwt.tenant).type.toBe<string>()
+      expect(request.authJwt['https://example.com/claims/plan']).type.toBe<'free' | 'pro' | undefined>()
+      expect(request.authJwt.sub).type.toBe<string | undefined>()
+      expect(request.authJwt.exp).type.toBe<number>()
+      expect(request.authJwt.anythingElse).type.toBe<unknown>()
+    }
+    return {}
+  })
+  expect<AccessTokenClaims['tenant']>().type.toBe<string>()
+})
+
+test('claims cannot be written', () => {
+  app.get('/w', async request => {
+    const claims = request.authJwt
+    if (claims) {
+      expect(() => { claims.sub = 'someone-else' }).type.toRaiseError()
+      expect(() => { claims.tenant = 'other' }).type.toRaiseError()
+      expect(() => { claims.roles?.push('admin') }).type.toRaiseError()
+      expect(() => { delete claims.jti }).type.toRaiseError()
+    }
+    return {}
+  })
+})
+
+test('route config.axioms is typed', () => {
+  expect(app.get('/a', { config: { axioms: { scopes: ['read'], roles: { all: ['x', 'y'] }, permissions: { any: ['p'] } } } }, async () => ({}))).type.not.toRaiseError()
+  expect(app.get('/b', { config: { axioms: { optional: true, safeMethods: ['GET'] } } }, async () => ({}))).type.not.toRaiseError()
+  expect(app.get('/c', { config: { axioms: { scopes: 'read' } } }, async () => ({}))).type.toRaiseError()
+  expect(app.get('/d', { config: { axioms: { scopes: { some: ['read'] } } } }, async () => ({}))).type.toRaiseError()
+  expect(app.get('/e', { config: { axioms: { optional: 'yes' } } }, async () => ({}))).type.toRaiseError()
+  // A misspelt key inside a route's options escapes excess-property checks (the runtime refuses it
+  // at startup); a declaration typed on its own catches it.
+  expect<RouteDeclaration>().type.not.toBeAssignableFrom({ scope: ['read'] })
+  expect(() => { const d: RouteDeclaration = { scopes: ['read'], optinal: true }; return d }).type.toRaiseError()
+  expect<RouteDeclaration>().type.toBeAssignableFrom({ scopes: ['a'] as const })
+})
+
+test('hook factories', () => {
+  expect(app.hasValidAccessToken({ optional: true })).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredScopes(['openid', 'profile'])).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredRoles({ all: ['admin'] }, { safeMethods: ['OPTIONS'] })).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredPermissions()).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredScopes(123)).type.toRaiseError()
+  expect(app.hasRequiredScopes('openid')).type.toRaiseError()
+  expect(app.hasRequiredRoles({ any: 'admin' })).type.toRaiseError()
+  expect(app.hasValidAccessToken({ optional: 'yes' })).type.toRaiseError()
+  expect(app.checkObjectOwnership({ getObject: async (req: FastifyRequest) => ({ user: req.id }) })).type.toBe<AxiomsHook>()
+  expect(app.checkObjectOwnership({})).type.toRaiseError()
+  const hook = app.hasValidAccessToken()
+  expect(hook).type.toBeAssignableTo<(request: FastifyRequest, reply: FastifyReply) => Promise<unknown>>()
+  expect(app.get('/h', { onRequest: [hook, app.hasRequiredScopes(['x'])], preHandler: app.hasRequiredRoles(['y']) }, async () => ({}))).type.not.toRaiseError()
+})
+
+test('axioms decorator, stats and errors', async () => {
+  expect(await app.axioms.verify('token')).type.toBe<Readonly<AccessTokenClaims>>()
+  expect(app.axioms.verify(42)).type.toRaiseError()
+  expect(app.axioms.stats()).type.toBe<AxiomsStats>()
+  expect(app.axioms.stats().refusedBy.expired).type.toBe<number | undefined>()
+  expect(app.axioms.stats().issuers[0]?.keys).type.toBe<number | undefined>()
+  const err = new AxiomsError('expired')
+  expect(err.statusCode).type.toBe<number>()
+  expect(err.reason).type.toBe<Reason>()
+  expect(new AxiomsError('no_such_reason')).type.toRaiseError()
+  expect(getTokenScopes({ scope: 'a b' })).type.toBe<string[]>()
+})
+
+test('request state', () => {
+  app.get('/s', async request => {
+    expect(request.missingAuthHeader).type.toBe<boolean>()
+    expect(request.invalidBearerToken).type.toBe<boolean>()
+    expect(request.ownedObject).type.toBe<unknown>()
+    return {}
+  })
+})
+
+test('diagnostics messages', () => {
+  expect<VerifyMessage['reason']>().type.toBe<Reason | undefined>()
+  expect<JwksMessage['event']>().type.toBe<'fetch' | 'fetch_failed' | 'cooldown' | 'stale' | 'discovery_failed'>()
+})
+
+test('the test kit', async () => {
+  const idp = await createTestIssuer({ algorithms: ['ES256'] })
+  expect(idp).type.toBe<TestIssuer>()
+  expect(idp.sign({ scope: 'read' }, { expiresIn: 60 })).type.toBe<string>()
+  expect(createTestIssuer({ algorithms: ['HS256'] })).type.toRaiseError()
+  expect(idp.setMode('down')).type.toBe<void>()
+  expect(idp.setMode('sideways')).type.toRaiseError()
+})
