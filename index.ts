@@ -70,7 +70,15 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.addHook('onReady', async () => {
     // @fastify/swagger may be registered before or after us: its decorator exists by now.
     wrapSwagger(fastify, settings)
-    await verifier.start(settings.jwks.prefetch)
+    // A slow issuer must not fail startup: onReady hooks are bounded by pluginTimeout, and a
+    // discovery plus a JWKS fetch may take twice jwksTimeout. Wait at most half the budget; the
+    // fetch goes on, and requests share it (single-flight).
+    const started = verifier.start(settings.jwks.prefetch)
+    const budget = fastify.initialConfig.pluginTimeout ?? 0
+    if (budget <= 0) return started
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([started, new Promise<void>(resolve => { timer = setTimeout(resolve, budget / 2).unref() })])
+    clearTimeout(timer)
   })
   fastify.addHook('onClose', async () => verifier.stop())
 }

@@ -343,3 +343,32 @@ t.test('decorators are present and the plugin is named', async t => {
   const err = await twice.register(axioms, { audience: 'a', issuer: 'https://issuer.example', jwksPrefetch: false, env: {} }).then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof Error, 'registering twice on one instance is refused (decorators exist)')
 })
+
+t.test('a hanging issuer at startup is not fatal: onReady waits at most half of pluginTimeout', async t => {
+  const idp = await createTestIssuer()
+  t.teardown(() => idp.close())
+  idp.setMode('hang')
+  const app = Fastify({ pluginTimeout: 2000 })
+  t.teardown(() => app.close())
+  // Each fetch may take 3 s, longer than Fastify allows an onReady hook.
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, jwksTimeout: 3000, env: {} })
+  let calls = 0
+  app.get('/x', { config: { axioms: {} } }, async () => { calls++; return 'ok' })
+  await app.ready()
+  t.pass('ready() resolved')
+  const res = await app.inject({ url: '/x', headers: { authorization: `Bearer ${idp.sign()}` } })
+  t.equal(res.statusCode, 503, 'the request shares the prefetch, which times out')
+  t.equal(res.headers['retry-after'], '30')
+  t.equal(calls, 0)
+})
+
+t.test('without a pluginTimeout, onReady waits for the prefetch', async t => {
+  const idp = await createTestIssuer()
+  t.teardown(() => idp.close())
+  const app = Fastify({ pluginTimeout: 0 })
+  t.teardown(() => app.close())
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {} })
+  await app.ready()
+  t.equal(idp.requests.discovery, 1)
+  t.equal(idp.requests.jwks, 1, 'the key set is there before the first request')
+})
