@@ -1,6 +1,7 @@
 // Child processes pinned to one core with taskset (when available): servers, the crypto
 // baseline and the memory check all run on the server core; the load generator stays here.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
@@ -42,5 +43,30 @@ export async function startChild (script: string, args: string[], prefix: string
       await exited
       clearTimeout(timer)
     }
+  }
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc; null where there is no
+ * /proc. Unlike requests per second, CPU time per request barely moves when other processes
+ * compete for the core.
+ */
+export function cpuSeconds (pid: number | undefined): number | null {
+  if (pid === undefined) return null
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+  } catch {
+    return null
   }
 }

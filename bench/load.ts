@@ -1,6 +1,7 @@
 // The load generator: autocannon in this process (pinned to the load core by run.ts), a warm-up
 // run that is thrown away, then the measured run.
 import autocannon from 'autocannon'
+import { cpuSeconds } from './child.js'
 import { config, ROUTE } from './config.js'
 
 export interface LoadResult {
@@ -10,6 +11,8 @@ export interface LoadResult {
   p50: number
   non2xx: number
   errors: number
+  /** Server CPU microseconds per 2xx response during the measured run, or null. */
+  cpuUs: number | null
 }
 
 function fire (url: string, tokens: readonly string[], seconds: number): Promise<autocannon.Result> {
@@ -33,10 +36,13 @@ function fire (url: string, tokens: readonly string[], seconds: number): Promise
 }
 
 /** Warm-up (discarded), then the measured run. `tokens` empty: no Authorization header. */
-export async function measure (url: string, tokens: readonly string[]): Promise<LoadResult> {
+export async function measure (url: string, tokens: readonly string[], pid?: number): Promise<LoadResult> {
   if (config.warmup > 0) await fire(url, tokens, config.warmup)
+  const cpu0 = cpuSeconds(pid)
   const r = await fire(url, tokens, config.duration)
+  const cpu1 = cpuSeconds(pid)
   return {
+    cpuUs: cpu0 === null || cpu1 === null || r['2xx'] === 0 ? null : (cpu1 - cpu0) * 1e6 / r['2xx'],
     rps: r['2xx'] / r.duration,
     p99: r.latency.p99,
     p50: r.latency.p50,

@@ -41,7 +41,7 @@ const profile = process.env.BENCH_PROFILE === undefined ? undefined : new RegExp
 
 async function row (kind: string, alg: BenchAlg | null, label: string, tokens: readonly string[]): Promise<Row> {
   const id = `${kind} ${alg ?? ''}`.trim()
-  if (only !== undefined && !only.test(id)) return { kind, label, alg, rps: null, p99: null, note: 'skipped (BENCH_ONLY)' }
+  if (only !== undefined && !only.test(id)) return { kind, label, alg, rps: null, p99: null, cpuUs: null, note: 'skipped (BENCH_ONLY)' }
   const nodeArgs = profile?.test(id) === true ? ['--cpu-prof', `--cpu-prof-dir=${join(TMP_DIR, 'prof')}`] : []
   const child = await startChild('servers.ts', [kind, alg ?? 'RS256'], 'READY', nodeArgs)
   try {
@@ -50,12 +50,14 @@ async function row (kind: string, alg: BenchAlg | null, label: string, tokens: r
     if (check.status !== 200) {
       // The peer cannot verify this algorithm (or refuses the setup): reported, not loaded.
       log(`  ${id}: n/a (probe answered ${check.status} ${check.body.replace(/\s+/g, ' ').slice(0, 120)})`)
-      return { kind, label, alg, rps: null, p99: null, note: `n/a: answers ${check.status}` }
+      return { kind, label, alg, rps: null, p99: null, cpuUs: null, note: `n/a: answers ${check.status}` }
     }
-    const r = await measure(url, tokens)
-    log(`  ${id}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms${r.non2xx > 0 || r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`)
+    const r = await measure(url, tokens, child.proc.pid)
+    log(`  ${id}: ${Math.round(r.rps)} req/s, p99 ${r.p99} ms, ${r.cpuUs?.toFixed(1) ?? '?'} CPU µs/req${r.non2xx > 0 || r.errors > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`)
     const note = r.non2xx > 0 || r.errors > 0 ? `${r.non2xx} non-2xx, ${r.errors} errors` : undefined
-    return note === undefined ? { kind, label, alg, rps: r.rps, p99: r.p99 } : { kind, label, alg, rps: r.rps, p99: r.p99, note }
+    const out: Row = { kind, label, alg, rps: r.rps, p99: r.p99, cpuUs: r.cpuUs }
+    if (note !== undefined) out.note = note
+    return out
   } finally {
     await child.stop()
   }
@@ -79,9 +81,9 @@ async function main (): Promise<void> {
 
     log('crypto.verify alone...')
     const cryptoChild = await startChild('crypto.ts', [], 'RESULT')
-    const verify = JSON.parse(cryptoChild.line.slice('RESULT '.length)) as Record<BenchAlg, number>
+    const verify = JSON.parse(cryptoChild.line.slice('RESULT '.length)) as Report['verify']
     await cryptoChild.stop()
-    log(`  ${ALGS.map(a => `${a} ${Math.round(verify[a])}/s`).join(', ')}`)
+    log(`  ${ALGS.map(a => `${a} ${Math.round(verify[a].wall)}/s (${verify[a].cpuUs.toFixed(1)} CPU µs)`).join(', ')}`)
 
     const rows: Row[] = []
     log('servers...')
@@ -89,6 +91,7 @@ async function main (): Promise<void> {
     rows.push(await row('express-bare', null, 'bare Express', tokens.RS256))
     rows.push(await row('axioms-cached', 'RS256', 'axioms-fastify, tokenCache', tokens.RS256.slice(0, 1)))
     for (const alg of ALGS) {
+      rows.push(await row('fastify-crypto-only', alg, 'Fastify + crypto.verify only', tokens[alg]))
       rows.push(await row('axioms', alg, 'axioms-fastify', tokens[alg]))
       for (const peer of PEERS) rows.push(await row(peer, alg, peer, tokens[alg]))
     }

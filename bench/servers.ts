@@ -2,6 +2,7 @@
 // Every server answers GET /private with the same small JSON body; only authentication differs.
 // Prints `READY <port>` once listening on 127.0.0.1 and closes cleanly on SIGTERM (so that
 // --cpu-prof can write its profile).
+import { constants, createPublicKey, type JsonWebKey, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
@@ -11,6 +12,7 @@ import { type BenchAlg, FIXTURE, type Fixture, ROUTE } from './config.js'
 
 export const SERVER_KINDS = [
   'fastify-bare',
+  'fastify-crypto-only',
   'axioms',
   'axioms-cached',
   'axioms-cold',
@@ -33,6 +35,19 @@ async function load<T> (name: string): Promise<T> {
 async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   if (kind === 'fastify-bare') {
+    app.get(ROUTE, async () => BODY)
+  } else if (kind === 'fastify-crypto-only') {
+    // Diagnostic floor: an onRequest hook that only splits the token and runs crypto.verify with
+    // a key imported at startup; no JSON, no claim checks, no error handling worth the name.
+    const key: VerifyKeyObjectInput = { key: createPublicKey({ key: fx.jwks[alg] as JsonWebKey, format: 'jwk' }) }
+    if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
+    if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
+    const hash = alg === 'EdDSA' ? null : 'sha256'
+    app.addHook('onRequest', async (request, reply) => {
+      const token = (request.headers.authorization ?? '').slice(7)
+      const dot = token.lastIndexOf('.')
+      if (!cryptoVerify(hash, Buffer.from(token.slice(0, dot)), key, Buffer.from(token.slice(dot + 1), 'base64url'))) return reply.code(401).send()
+    })
     app.get(ROUTE, async () => BODY)
   } else if (kind === 'axioms' || kind === 'axioms-cached' || kind === 'axioms-cold') {
     await app.register(axioms, {

@@ -80,12 +80,28 @@ function decodeJsonObject (segment: string): JsonObject {
   return value as JsonObject
 }
 
+// An issuer signs with a handful of keys, so its tokens share a handful of header segments:
+// each is decoded once. Bounded (oldest out first); only headers that decoded are kept, frozen
+// because every token with that segment gets the same object.
+const HEADER_MEMO_MAX = 32
+const headerMemo = new Map<string, JsonObject>()
+
+function decodeHeader (segment: string): JsonObject {
+  let header = headerMemo.get(segment)
+  if (header === undefined) {
+    header = Object.freeze(decodeJsonObject(segment))
+    if (headerMemo.size >= HEADER_MEMO_MAX) headerMemo.delete(headerMemo.keys().next().value as string)
+    headerMemo.set(segment, header)
+  }
+  return header
+}
+
 /** Splits and decodes a compact JWS: exactly three non-empty canonical base64url segments. */
 export function decodeCompact (token: string): DecodedToken {
   const first = token.indexOf('.')
   const second = first === -1 ? -1 : token.indexOf('.', first + 1)
   if (second === -1 || token.indexOf('.', second + 1) !== -1) fail('malformed')
-  const header = decodeJsonObject(token.slice(0, first))
+  const header = decodeHeader(token.slice(0, first))
   const payload = decodeJsonObject(token.slice(first + 1, second))
   const signature = decodeSegment(token.slice(second + 1))
   return { header, payload, signingInput: token.slice(0, second), signature }
