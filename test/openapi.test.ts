@@ -41,6 +41,7 @@ function routes (app: FastifyInstance): void {
   app.get('/mine', { onRequest: app.checkObjectOwnership({ getObject: () => ({ user: 'x' }) }) }, ok)
   app.get('/explicit', { schema: { security: [{ other: [] }] }, config: { axioms: { scopes: ['x'] } } }, ok)
   app.get('/skip-get', { config: { axioms: { scopes: ['x'], safeMethods: ['GET', 'HEAD'] } } }, ok)
+  app.route({ method: ['GET', 'POST'], url: '/multi', config: { axioms: { scopes: ['m'] } }, handler: ok })
 }
 
 async function build (t: Test, order: 'swagger-first' | 'axioms-first', options: Partial<AxiomsOptions> = {}, swaggerOpts: Record<string, unknown> = {}): Promise<{ app: FastifyInstance, idp: TestIssuer }> {
@@ -84,6 +85,8 @@ for (const order of ['swagger-first', 'axioms-first'] as const) {
     t.same(doc.paths['/mine']?.get?.security, [{ axioms: [] }], 'ownership needs a token')
     t.same(doc.paths['/explicit']?.get?.security, [{ other: [] }], 'an explicit security wins')
     t.equal(doc.paths['/skip-get']?.get?.security, undefined, 'a route whose methods all skip axioms is not protected')
+    t.same(doc.paths['/multi']?.get?.security, [{ axioms: ['m'] }], 'several methods')
+    t.same(doc.paths['/multi']?.post?.security, [{ axioms: ['m'] }])
     t.equal(app.swagger(), doc as unknown, 'cached document, completed once')
     t.same((app.swagger() as unknown as Doc).paths['/mixed']?.get?.security, mixed.security, 'idempotent')
     const yaml = app.swagger({ yaml: true })
