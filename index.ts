@@ -65,7 +65,11 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
       await tokenMiddleware(auth, request)
     })
   } else {
-    fastify.addHook('onRequest', async (request, reply) => guard(registry, request, reply))
+    // A callback hook: no promise per request on every route. After an early reply, done is
+    // not called (Fastify's pattern for answering from a callback hook).
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (guard(registry, request, reply) === undefined) done()
+    })
   }
   fastify.addHook('onReady', async () => {
     // @fastify/swagger may be registered before or after us: its decorator exists by now.
