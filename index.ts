@@ -9,10 +9,13 @@ import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, guard, ruleOf } from './lib/route.js'
 import { Verifier } from './lib/verify.js'
+import { redactRequestLogs } from './lib/redact.js'
 
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
   const settings = resolveSettings(options)
   const log = fastify.log
+  // Fastify logs the request before any hook: keep Authorization and ?access_token out of it.
+  redactRequestLogs(log)
   const verifier = new Verifier(settings, {
     warn: (obj, msg) => log.warn(obj, msg),
     debug: (obj, msg) => log.debug(obj, msg)

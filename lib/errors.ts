@@ -95,6 +95,9 @@ export class AxiomsError extends Error {
     const row = ROWS[reason]
     super(row.description)
     this.name = 'AxiomsError'
+    // A refusal is an answer, not a fault: no frames, so an app's error logging (errorResponse:
+    // 'throw') never prints the plugin's internals next to a 401.
+    this.stack = `AxiomsError: ${row.description}`
     this.reason = reason
     this.statusCode = row.status
     this.error = row.error

@@ -114,7 +114,8 @@ export const DOCS = new Map<string, { user: unknown, title: string }>([
 ])
 
 export async function createApi (t: { teardown: (fn: () => unknown) => void }, world: World, o: ApiOptions = {}): Promise<Api> {
-  const app = Fastify(o.fastify ?? {})
+  // Generous plugin/onReady timeout: the machine is shared and prefetch runs in onReady.
+  const app = Fastify({ pluginTimeout: 60000, ...o.fastify })
   t.teardown(() => app.close())
   const options = optionsFor(world, o.profile ?? 'D', o.options ?? {})
   await app.register(axioms, options)
