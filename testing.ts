@@ -155,7 +155,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
   let url = ''
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0]
+    const path = String(req.url).split('?')[0]
     const isJwks = path === '/.well-known/jwks.json'
     const isDiscovery = discovery && path === '/.well-known/openid-configuration'
     if (!isJwks && !isDiscovery) {

@@ -174,6 +174,8 @@ export class KeyStore {
       this.replace(list)
       this.publish('fetch', { keys: this.size() })
     } catch (err) {
+      // Discovery and fetchJson only throw FetchError; anything else would be a bug of ours.
+      /* c8 ignore next */
       const code = err instanceof FetchError ? err.code : 'unexpected'
       this.counters.failures++
       this.failedAt = Date.now()

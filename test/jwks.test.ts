@@ -251,3 +251,27 @@ t.test('background refresh timer is unref\'d: a process with a ready app exits b
   t.equal(code, 0, 'exited on its own (not killed)')
   t.match(out, /status=200 fetches=1/)
 })
+
+t.test('diagnostics channel: fetch, fetch_failed, cooldown and stale events, nothing secret', async t => {
+  const { subscribe, unsubscribe } = await import('node:diagnostics_channel')
+  const { JWKS_CHANNEL } = await import('../index.js')
+  const seen: Array<Record<string, unknown>> = []
+  const listener = (m: unknown): void => { seen.push(m as Record<string, unknown>) }
+  subscribe(JWKS_CHANNEL, listener)
+  t.teardown(() => unsubscribe(JWKS_CHANNEL, listener))
+  const s = await rig(t, { jwksRefreshInterval: 1, jwksCacheTtl: 30, jwksCooldown: 30 })
+  await s.app.ready()
+  const token = s.idp.sign({ sub: 'u' })
+  await s.call(s.idp.sign({}, { kid: 'unknown-1' }))
+  await s.call(s.idp.sign({}, { kid: 'unknown-2' }))
+  s.idp.setMode('html')
+  t.ok(await until(() => seen.some(m => m.issuer === s.idp.issuer && m.event === 'fetch_failed')))
+  await sleep(1100)
+  t.equal((await s.call(token)).statusCode, 200)
+  const mine = seen.filter(m => m.issuer === s.idp.issuer)
+  const events = new Set(mine.map(m => m.event))
+  for (const e of ['fetch', 'fetch_failed', 'cooldown', 'stale']) t.ok(events.has(e), e)
+  t.same(mine.find(m => m.event === 'fetch'), { issuer: s.idp.issuer, event: 'fetch', keys: 1 })
+  t.same(mine.find(m => m.event === 'fetch_failed'), { issuer: s.idp.issuer, event: 'fetch_failed', cause: 'status_502' })
+  t.notMatch(JSON.stringify(mine), /Bad gateway|eyJ/, 'no IdP body, no token')
+})

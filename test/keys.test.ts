@@ -181,3 +181,24 @@ t.test('keys unfit for the token are refused with 401, never 5xx; usable neighbo
   t.equal(s.calls(), 4)
   t.equal(s.app.axioms.stats().issuers[0]?.keys, 4)
 })
+
+t.test('KeyStore: start() twice keeps one timer; stop() is idempotent; refresh is shared', async t => {
+  const { KeyStore } = await import('../lib/keys.js')
+  const idp = await createTestIssuer()
+  t.teardown(() => idp.close())
+  const warnings: object[] = []
+  const store = new KeyStore(
+    { id: idp.issuer, accepted: [idp.issuer], jwksUri: idp.jwksUri, audiences: new Set(['a']) },
+    { refreshInterval: 60_000, cacheTtl: 120_000, prefetch: true, cooldown: 30_000, timeout: 2000, maxBytes: 65536 },
+    { warn: o => warnings.push(o), debug: () => {} }
+  )
+  store.start()
+  store.start()
+  store.stop()
+  store.stop()
+  await Promise.all([store.refresh(), store.refresh()])
+  t.equal(idp.requests.jwks, 1, 'concurrent refreshes share one fetch')
+  t.equal(store.stats().keys, 1)
+  t.equal(store.retryDelay(), 5000, 'on-demand retry delay is capped at 5 s')
+  t.same(warnings, [])
+})
