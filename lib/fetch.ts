@@ -21,19 +21,29 @@ export interface JsonResponse {
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export async function fetchJson (url: string, timeout: number, maxBytes: number): Promise<JsonResponse> {
-  const deadline = AbortSignal.timeout(timeout)
-  // Aborting also drops the connection of a refused response, whose body is never read.
-  const refused = new AbortController()
-  const signal = AbortSignal.any([deadline, refused.signal])
+  // One controller and a plain timer, both strongly held until the request settles: the deadline
+  // covers connect, headers and body. Aborting also drops a refused response's connection.
+  const controller = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; controller.abort() }, timeout)
+  try {
+    return await request(url, maxBytes, controller, () => timedOut)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function request (url: string, maxBytes: number, controller: AbortController, timedOut: () => boolean): Promise<JsonResponse> {
+  const signal = controller.signal
   let res: Response
   try {
     res = await fetch(url, { signal, redirect: 'error', headers: { accept: 'application/json' } })
   } catch {
-    throw new FetchError(deadline.aborted ? 'timeout' : 'network')
+    throw new FetchError(timedOut() ? 'timeout' : 'network')
   }
   const status = res.status
   const refuse = (code: string): FetchError => {
-    refused.abort()
+    controller.abort()
     return new FetchError(code, status)
   }
   // An error status is final: its body (an HTML page, say) is never read, nor shown to anyone.
@@ -54,7 +64,7 @@ export async function fetchJson (url: string, timeout: number, maxBytes: number)
     }
   } catch (err) {
     if (err instanceof FetchError) throw err
-    throw new FetchError(deadline.aborted ? 'timeout' : 'network', status)
+    throw new FetchError(timedOut() ? 'timeout' : 'network', status)
   }
   let parsed: unknown
   try {
