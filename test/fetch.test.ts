@@ -102,7 +102,7 @@ t.test('error statuses, redirects, body-less answers and bad JSON', async t => {
   t.equal((await failure('/nothing-here')).code, 'status_404')
   t.equal((await failure('/304')).code, 'status_304')
   t.equal((await failure('/204')).code, 'invalid_json')
-  t.equal((await failure('/redirect')).code, 'network', 'redirects are refused')
+  t.equal((await failure('/redirect')).code, 'status_302', 'redirects are refused')
   t.equal((await failure('/badjson')).code, 'invalid_json')
   t.equal((await failure('/badutf8')).code, 'invalid_json', 'UTF-8 is decoded strictly')
 })

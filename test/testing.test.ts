@@ -115,7 +115,7 @@ async function code (url: string, timeout = 2000, maxBytes = 1024 * 1024): Promi
 t.test('modes', async t => {
   const idp = await createTestIssuer()
   t.teardown(() => idp.close())
-  const modes = [['down', 'network'], ['status', 'status_500'], ['html', 'status_502'], ['notfound', 'status_404'], ['redirect', 'network'], ['hang', 'timeout'], ['big', 'too_large'], ['trickle', 'timeout'], ['ok', 'ok']] as const
+  const modes = [['down', 'network'], ['status', 'status_500'], ['html', 'status_502'], ['notfound', 'status_404'], ['redirect', 'status_302'], ['hang', 'timeout'], ['big', 'too_large'], ['trickle', 'timeout'], ['ok', 'ok']] as const
   for (const [mode, expected] of modes) {
     idp.setMode(mode)
     t.equal(await code(idp.jwksUri, 300), expected, mode)

@@ -61,7 +61,7 @@ t.test('redirects are refused', async t => {
   const s = await rig(t, { jwksUri: idp.jwksUri, jwksPrefetch: false }, idp)
   idp.setMode('redirect')
   is503(t, await s.call(idp.sign({})))
-  t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'network')
+  t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'status_302')
   t.equal(idp.requests.jwks, 1, 'the redirect was not followed')
 })
 
