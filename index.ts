@@ -81,7 +81,8 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     // discovery plus a JWKS fetch may take twice jwksTimeout. Wait at most half the budget; the
     // fetch goes on, and requests share it (single-flight).
     const started = verifier.start(settings.jwks.prefetch)
-    const budget = fastify.initialConfig.pluginTimeout ?? 0
+    // Fastify always fills pluginTimeout in (default 10 s; 0 disables the limit).
+    const budget = fastify.initialConfig.pluginTimeout as number
     if (budget <= 0) return started
     let timer: NodeJS.Timeout | undefined
     await Promise.race([started, new Promise<void>(resolve => { timer = setTimeout(resolve, budget / 2).unref() })])
