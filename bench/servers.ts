@@ -43,6 +43,7 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
     if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
     if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
     const hash = alg === 'EdDSA' ? null : 'sha256'
+    const spinUs = Number(process.env.BENCH_FLOOR_SPIN_US ?? 0)
     app.addHook('onRequest', async (request, reply) => {
       const token = (request.headers.authorization ?? '').slice(7)
       const dot = token.lastIndexOf('.')
@@ -50,6 +51,12 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
       const signature = Buffer.from(token.slice(dot + 1), 'base64url')
       // BENCH_FLOOR_NO_VERIFY=1 (diagnostic): everything but the signature check.
       if (process.env.BENCH_FLOOR_NO_VERIFY === '1') return
+      // BENCH_FLOOR_SPIN_US=n (diagnostic): burn n µs of plain JS instead of the signature check.
+      if (spinUs > 0) {
+        const end = performance.now() + spinUs / 1000
+        while (performance.now() < end);
+        return
+      }
       if (!cryptoVerify(hash, data, key, signature)) return reply.code(401).send()
     })
     app.get(ROUTE, async () => BODY)
