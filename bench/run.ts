@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, loadavg } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createTestIssuer } from '../testing.js'
 import { coldBurst, memoryCheck } from './checks.js'
@@ -138,7 +138,8 @@ async function main (): Promise<void> {
       machine: {
         date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         cpu: cpuModel(),
-        nproc: availableParallelism(),
+        // Not availableParallelism() or nproc: this process is pinned to one core.
+        nproc: cpus().length,
         node: process.version,
         pinned: hasTaskset ? `Servers pinned to core ${config.serverCore}, load generator (autocannon) to core ${config.loadCore} with taskset.` : 'taskset not found: nothing pinned, figures are less reliable.',
         loadBefore,
