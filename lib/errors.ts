@@ -90,6 +90,8 @@ export class AxiomsError extends Error {
   readonly error_description: string
   readonly reason: Reason
   readonly headers: Record<string, string>
+  /** The refused token's `jti`, when it had one: for logs and metrics, never sent to the client. */
+  jti: string | undefined
 
   constructor (reason: Reason, headers: Record<string, string> = {}) {
     const row = ROWS[reason]
@@ -103,6 +105,7 @@ export class AxiomsError extends Error {
     this.error = row.error
     this.error_description = row.description
     this.headers = headers
+    this.jti = undefined
   }
 
   /** The response body, in the family's shape. */
@@ -141,5 +144,7 @@ export function responseHeaders (reason: Reason, ctx: ChallengeContext, scope?: 
 
 /** An error ready to be sent: the reason's row plus its headers. */
 export function toResponseError (err: AxiomsError, ctx: ChallengeContext, scope?: readonly string[]): AxiomsError {
-  return new AxiomsError(err.reason, responseHeaders(err.reason, ctx, scope))
+  const out = new AxiomsError(err.reason, responseHeaders(err.reason, ctx, scope))
+  out.jti = err.jti
+  return out
 }

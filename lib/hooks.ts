@@ -133,7 +133,8 @@ export async function refuse (auth: Auth, request: FastifyRequest, reply: Fastif
   if (!(err instanceof AxiomsError)) throw err
   const ctx = auth.resourceMetadata === undefined ? auth.challenge : { ...auth.challenge, resourceMetadata: auth.resourceMetadata(request) }
   const out = toResponseError(err, ctx, scope)
-  const jti = typeof request.authJwt === 'object' && request.authJwt !== null ? request.authJwt.jti : undefined
+  // The jti of a refused token comes with the error; after a 403 it is the verified token's.
+  const jti = err.jti ?? (typeof request.authJwt === 'object' && request.authJwt !== null ? request.authJwt.jti : undefined)
   request.log.debug({ reason: err.reason, jti }, 'axioms: request refused')
   if (auth.settings.errorResponse === 'throw') throw out
   return reply.code(out.statusCode).headers(out.headers).send(out.toJSON())

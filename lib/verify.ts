@@ -186,6 +186,7 @@ export class Verifier {
   /** Counts and reports a refusal; the AxiomsError to throw. */
   private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
     const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
+    e.jti = jti
     this.counts.refused++
     this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
     if (verifyChannel.hasSubscribers) {

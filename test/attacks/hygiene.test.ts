@@ -104,6 +104,14 @@ t.test('I6 refusals log at debug with reason and jti; the token never', async t 
   t.equal(refusal?.level, 20, 'at debug')
   t.equal(refusal?.jti, 'jti-123')
   t.notOk(lines.some(l => l.includes(tok)))
+  // A token refused by verification (401) is logged with its own jti too.
+  const expired = token(world, { jti: 'jti-456', exp: Math.floor(Date.now() / 1000) - 60 })
+  const res = await app.inject({ url: '/items', headers: { authorization: `Bearer ${expired}` } })
+  t.equal(res.statusCode, 401)
+  const refused = lines.map(l => JSON.parse(l)).find(l => l.reason === 'expired')
+  t.equal(refused?.level, 20, 'at debug')
+  t.equal(refused?.jti, 'jti-456')
+  t.notOk(lines.some(l => l.includes(expired)))
 })
 
 t.test('JWKS faults log at warn with a fixed cause, never the IdP body', async t => {
