@@ -75,8 +75,8 @@ function describeText (a: OpenApiAnnotation): string | undefined {
   for (const kind of ['roles', 'permissions'] as const) {
     for (const req of a[kind] ?? []) {
       const list = 'all' in req ? req.all : req.any
-      const how = 'all' in req || list.length === 1 ? 'all of' : 'one of'
-      parts.push(`${kind} ${how} ${list.map(v => '`' + v + '`').join(', ')}`)
+      const how = list.length === 1 ? '' : 'all' in req ? 'all of ' : 'one of '
+      parts.push(`${kind} ${how}${list.map(v => '`' + v + '`').join(', ')}`)
     }
   }
   return parts.length === 0 ? undefined : `Requires ${parts.join('; ')} (axioms).`

@@ -71,7 +71,7 @@ for (const order of ['swagger-first', 'axioms-first'] as const) {
     const strict = doc.paths['/strict']?.get as Record<string, unknown>
     t.same(strict.security, [{ axioms: ['read:data', 'openid'] }])
     t.same(strict['x-axioms'], { optional: false, scopes: [{ all: ['read:data', 'openid'] }], roles: [{ any: ['editor'] }] })
-    t.equal(strict.description, 'Requires roles all of `editor` (axioms).')
+    t.equal(strict.description, 'Requires roles `editor` (axioms).')
     // permissions described after the route's own description; path params converted
     const item = doc.paths['/items/{id}']?.post as Record<string, unknown>
     t.same(item.security, [{ axioms: [] }])
@@ -81,7 +81,7 @@ for (const order of ['swagger-first', 'axioms-first'] as const) {
     // (a OR b) AND c, AND a role
     const mixed = doc.paths['/mixed']?.get as Record<string, unknown>
     t.same(mixed.security, [{ axioms: ['a', 'c'] }, { axioms: ['b', 'c'] }])
-    t.equal(mixed.description, 'Requires roles all of `admin` (axioms).')
+    t.equal(mixed.description, 'Requires roles `admin` (axioms).')
     t.same(doc.paths['/mine']?.get?.security, [{ axioms: [] }], 'ownership needs a token')
     t.same(doc.paths['/explicit']?.get?.security, [{ other: [] }], 'an explicit security wins')
     t.equal(doc.paths['/skip-get']?.get?.security, undefined, 'a route whose methods all skip axioms is not protected')
