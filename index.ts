@@ -7,7 +7,7 @@ import { type Auth, checkObjectOwnership, hasValidAccessToken, requirementHook, 
 import { type AxiomsOptions, resolveSettings } from './lib/options.js'
 import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
-import { compileRoute, createRegistry, guard, ruleOf } from './lib/route.js'
+import { compileRoute, createRegistry, guard, ruleOf, watchOtherContexts } from './lib/route.js'
 import { Verifier } from './lib/verify.js'
 import { redactRequestLogs } from './lib/redact.js'
 
@@ -55,6 +55,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   })
 
   fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
+  watchOtherContexts(fastify)
   if (metadata !== undefined) {
     serveMetadata(fastify, settings, metadata, () => {
       const scopes = new Set<string>()

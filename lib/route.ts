@@ -1,6 +1,6 @@
 // Route declarations (`config.axioms`) compiled once in onRoute, their enforcement hook appended to
 // the route's onRequest, and a guard that fails closed for routes declared before registration.
-import type { FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
 import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule } from './hooks.js'
 import { annotateRoute, describeRules } from './openapi.js'
 import { ConfigError } from './options.js'
@@ -86,4 +86,34 @@ export function guard (registry: RouteRegistry, request: FastifyRequest, reply: 
   if (typeof decl === 'object' && registry.rules.has(decl)) return
   request.log.error({ url: request.routeOptions.url }, 'axioms: route declares config.axioms but was added before axioms-fastify was registered; register the plugin first')
   return reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+}
+
+const kWatching = Symbol.for('axioms-fastify.watching')
+
+/**
+ * Registered inside an encapsulated context, the plugin's hooks never see routes of parent or
+ * sibling contexts. A root onRoute hook (reaching every context created from now on) refuses, at
+ * startup, a route that declares config.axioms where no axioms-fastify instance is in scope.
+ */
+export function watchOtherContexts (fastify: FastifyInstance): void {
+  let root: FastifyInstance = fastify
+  for (let p = Object.getPrototypeOf(root); p !== null && typeof p.addHook === 'function'; p = Object.getPrototypeOf(p)) root = p
+  if (root === fastify || (root as unknown as Record<symbol, boolean>)[kWatching]) return
+  (root as unknown as Record<symbol, boolean>)[kWatching] = true
+  root.addHook('onRoute', function (route) {
+    if (!declares(route.config) || this.hasDecorator('axioms')) return
+    throw new ConfigError(`${String(route.method)} ${route.url}`, undefined,
+      'declares config.axioms, but axioms-fastify is not registered in its context (it was registered in another encapsulated plugin): register axioms-fastify at the root, or in this route\'s plugin')
+  })
+  // Routes added before this point, in contexts without the plugin: refused per request.
+  root.addHook('onRequest', function (request, reply, done) {
+    if (!declares(request.routeOptions.config) || request.server.hasDecorator('axioms')) return done()
+    request.log.error({ url: request.routeOptions.url }, 'axioms: route declares config.axioms but axioms-fastify is not registered in its context')
+    reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+  })
+}
+
+function declares (config: unknown): boolean {
+  const decl = (config as { axioms?: unknown } | undefined)?.axioms
+  return decl !== undefined && decl !== null && decl !== false
 }
