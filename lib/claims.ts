@@ -124,16 +124,32 @@ export function getTokenPermissions (claims: unknown, names: readonly ClaimName[
 }
 
 /** A deep, frozen, null-prototype copy of JSON claims: `__proto__` stays an ordinary key. */
-export function freezeClaims<T> (value: T): T {
+/** Most nested objects and arrays accepted in claims: real claims are a few levels deep. */
+export const MAX_CLAIM_DEPTH = 32
+
+/**
+ * A deep, frozen, null-prototype copy of JSON claims: `__proto__` stays an ordinary key. Returns
+ * undefined when the value nests deeper than MAX_CLAIM_DEPTH (a signed but absurd token), so no
+ * recursion can exhaust the stack.
+ */
+export function freezeClaims<T> (value: T, depth = 0): T | undefined {
   if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_CLAIM_DEPTH) return undefined
   if (Array.isArray(value)) {
-    const out = value.map(freezeClaims)
+    const out: unknown[] = []
+    for (const item of value) {
+      const copy = freezeClaims(item, depth + 1)
+      if (copy === undefined) return undefined
+      out.push(copy)
+    }
     return Object.freeze(out) as T
   }
   const out = Object.create(null) as Record<string, unknown>
   for (const key of Object.keys(value)) {
+    const copy = freezeClaims((value as Record<string, unknown>)[key], depth + 1)
+    if (copy === undefined) return undefined
     // On a null-prototype object there is no `__proto__` setter: this creates an own property.
-    out[key] = freezeClaims((value as Record<string, unknown>)[key])
+    out[key] = copy
   }
   return Object.freeze(out) as T
 }

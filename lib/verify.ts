@@ -172,7 +172,8 @@ export class Verifier {
     const payload = decoded.payload
     checkSignature(entry, alg, decoded.signingInput, decoded.signature)
     this.checkClaims(payload, found.issuer)
-    const claims = freezeClaims(payload) as AccessTokenClaims
+    const claims = freezeClaims(payload) as AccessTokenClaims | undefined
+    if (claims === undefined) fail('malformed')
     this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
     this.counts.verified++
     if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
@@ -181,6 +182,8 @@ export class Verifier {
 
   /** Counts and reports a refusal; the AxiomsError to throw. */
   private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
+    // Every failure above is an AxiomsError; anything else would be a bug, still answered 401.
+    /* c8 ignore next */
     const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
     e.jti = jti
     this.counts.refused++
@@ -223,7 +226,8 @@ export class Verifier {
     if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
     if (!this.audienceMatches(p, issuer.audiences)) fail('bad_audience')
     for (const name of s.requiredClaims) {
-      if (!(name in p)) fail(name === 'aud' ? 'bad_audience' : 'bad_claim')
+      // (`aud` is absent only if the audience check above already refused the token.)
+      if (!Object.hasOwn(p, name)) fail('bad_claim')
     }
     if (s.typRequired) {
       // RFC 9068 §2.2: these are strings; an empty subject names nobody.

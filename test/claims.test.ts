@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import axioms, { type AxiomsOptions, getTokenPermissions, getTokenRoles, getTokenScopes } from '../index.js'
-import { claimValues, compileRequirement, freezeClaims, satisfies } from '../lib/claims.js'
+import { claimValues, compileRequirement, freezeClaims, MAX_CLAIM_DEPTH, satisfies } from '../lib/claims.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer }
@@ -147,8 +147,31 @@ t.test('request.authJwt is a frozen, null-prototype deep copy', async t => {
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution')
 
   const copy = freezeClaims({ a: [1, { b: 2 }], c: null, d: 'x' })
-  t.ok(Object.isFrozen(copy.a[1]))
-  t.equal(copy.c, null)
+  t.ok(Object.isFrozen(copy?.a[1]))
+  t.equal(copy?.c, null)
   t.equal(freezeClaims('x'), 'x')
   t.equal(freezeClaims(null), null)
+})
+
+t.test('claims nested deeper than MAX_CLAIM_DEPTH are refused, never a stack overflow', async t => {
+  const nest = (depth: number, leaf: unknown): unknown => depth === 0 ? leaf : nest(depth - 1, [leaf])
+  t.ok(freezeClaims(nest(MAX_CLAIM_DEPTH, 'x')), 'MAX_CLAIM_DEPTH nested arrays: accepted')
+  t.equal(freezeClaims(nest(MAX_CLAIM_DEPTH + 1, 'x')), undefined, 'one array more: refused')
+  t.equal(freezeClaims({ a: nest(MAX_CLAIM_DEPTH, {}) }), undefined, 'inside an object')
+  t.equal(freezeClaims(nest(5000, 1)), undefined, 'far too deep: refused without recursing')
+
+  // Through a route: a correctly signed token whose payload nests 2,700 arrays deep (under 8 KiB).
+  const ctx = await setup(t)
+  let calls = 0
+  ctx.app.get('/deep', { config: { axioms: {} } }, async () => { calls++; return 'ok' })
+  const now = Math.floor(Date.now() / 1000)
+  const head = JSON.stringify({ iss: ctx.idp.issuer, aud: 'your-api-audience', exp: now + 60, sub: 'u1' }).slice(0, -1)
+  for (const [depth, status] of [[8, 200], [2700, 401]] as const) {
+    const token = ctx.idp.signRaw({ alg: 'RS256', kid: ctx.idp.keys[0]?.kid }, `${head},"x":${'['.repeat(depth)}${']'.repeat(depth)}}`)
+    t.ok(token.length <= 8192)
+    const res = await ctx.app.inject({ url: '/deep', headers: { authorization: `Bearer ${token}` } })
+    t.equal(res.statusCode, status, `depth ${depth}`)
+    if (status === 401) t.same(res.json(), { error: 'invalid_token', error_description: 'Malformed token' })
+  }
+  t.equal(calls, 1)
 })
