@@ -77,8 +77,8 @@ export async function buildSample (env: Record<string, string | undefined> = pro
     ['1', { id: '1', title: 'Written by user123', user: 'user123' }],
     ['2', { id: '2', title: 'Written by someone else', user: 'user456' }]
   ])
-  app.get<{ Params: { id: string } }>('/articles/:id', {
-    onRequest: [app.checkObjectOwnership({ getObject: request => articles.get((request.params as { id: string }).id) })]
+  app.get('/articles/:id', {
+    onRequest: [app.checkObjectOwnership<Article, { id: string }>({ getObject: request => articles.get(request.params.id) })]
   }, async request => request.ownedObject)
 
   await app.ready()

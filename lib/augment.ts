@@ -35,7 +35,7 @@ declare module 'fastify' {
     hasRequiredScopes: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
     hasRequiredRoles: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
     hasRequiredPermissions: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
-    checkObjectOwnership: <T = unknown>(opts: OwnershipOptions<T>) => AxiomsHook
+    checkObjectOwnership: <T = unknown, Params = unknown>(opts: OwnershipOptions<T, Params>) => AxiomsHook
   }
   interface FastifyRequest {
     /** Verified claims; null when no token was checked (or an optional route was called anonymously); false for an invalid token under tokenMiddleware. */

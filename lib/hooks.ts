@@ -20,9 +20,12 @@ export interface RequirementHookOptions {
   safeMethods?: string[]
 }
 
-export interface OwnershipOptions<T = unknown> {
-  /** Loads the object (sync or async); null or undefined answers 404. */
-  getObject: (request: FastifyRequest) => T | null | undefined | Promise<T | null | undefined>
+export interface OwnershipOptions<T = unknown, Params = unknown> {
+  /**
+   * Loads the object (sync or async); null or undefined answers 404. `Params` types
+   * `request.params`: `checkObjectOwnership<Article, { id: string }>({ getObject: r => find(r.params.id) })`.
+   */
+  getObject: (request: FastifyRequest<{ Params: Params }>) => T | null | undefined | Promise<T | null | undefined>
   /** Property (or Map key) of the object holding its owner. Default `user`. */
   ownerField?: string
   /** Claim compared with the owner. Default `sub`. */
@@ -203,7 +206,7 @@ export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req:
   return tag(hook, rule)
 }
 
-export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>): AxiomsHook {
+export function checkObjectOwnership<T, Params> (auth: Auth, opts: OwnershipOptions<T, Params>): AxiomsHook {
   if (typeof opts !== 'object' || opts === null || typeof opts.getObject !== 'function') {
     throw new ConfigError('checkObjectOwnership', undefined, 'needs { getObject(request) }')
   }
@@ -217,7 +220,7 @@ export function checkObjectOwnership<T> (auth: Auth, opts: OwnershipOptions<T>):
     if (isSafe(auth, request, safe)) return
     try {
       const claims = await authenticate(auth, request, false) as AccessTokenClaims
-      const obj = await opts.getObject(request)
+      const obj = await opts.getObject(request as FastifyRequest<{ Params: Params }>)
       if (obj === null || obj === undefined) throw new AxiomsError('not_found')
       const owner = obj instanceof Map ? obj.get(ownerField) : (obj as Record<string, unknown>)[ownerField]
       const claim = Object.hasOwn(claims, claimField) ? claims[claimField] : undefined

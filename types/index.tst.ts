@@ -95,6 +95,14 @@ test('hook factories', () => {
   expect(app.hasValidAccessToken({ optional: 'yes' })).type.toRaiseError()
   expect(app.checkObjectOwnership({ getObject: async (req: FastifyRequest) => ({ user: req.id }) })).type.toBe<AxiomsHook>()
   expect(app.checkObjectOwnership({})).type.toRaiseError()
+  // Route params typed through the second type argument.
+  expect(app.checkObjectOwnership<{ user: string }, { id: string }>({
+    getObject: request => {
+      expect(request.params.id).type.toBe<string>()
+      return { user: request.params.id }
+    }
+  })).type.toBe<AxiomsHook>()
+  expect(app.checkObjectOwnership<{ user: string }, { id: string }>({ getObject: request => ({ user: request.params.nope }) })).type.toRaiseError()
   const hook = app.hasValidAccessToken()
   expect(hook).type.toBeAssignableTo<(request: FastifyRequest, reply: FastifyReply) => Promise<unknown>>()
   expect(app.get('/h', { onRequest: [hook, app.hasRequiredScopes(['x'])], preHandler: app.hasRequiredRoles(['y']) }, async () => ({}))).type.not.toRaiseError()
