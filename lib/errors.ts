@@ -71,7 +71,7 @@ export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({
   keys_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'Unable to verify the access token right now', challenge: 'none' }
 })
 
-/** Seconds a client should wait after a 503 before trying again. */
+/** Retry-After of a 503 that does not say when keys may be had again. */
 export const RETRY_AFTER_SECONDS = 30
 
 export interface ChallengeContext {
@@ -92,6 +92,8 @@ export class AxiomsError extends Error {
   readonly headers: Record<string, string>
   /** The refused token's `jti`, when it had one: for logs and metrics, never sent to the client. */
   jti: string | undefined
+  /** keys_unavailable: seconds until the key set will be fetched again (the 503's Retry-After). */
+  retryAfter: number | undefined
 
   constructor (reason: Reason, headers: Record<string, string> = {}) {
     const row = ROWS[reason]
@@ -106,6 +108,7 @@ export class AxiomsError extends Error {
     this.error_description = row.description
     this.headers = headers
     this.jti = undefined
+    this.retryAfter = undefined
   }
 
   /** The response body, in the family's shape. */
@@ -128,10 +131,10 @@ function quote (value: string): string {
  * Builds the response headers for a reason: the RFC 6750 challenge (or none), `Retry-After` for
  * a 503. `scope` lists the scopes a 403 needed, when the failing requirement was about scopes.
  */
-export function responseHeaders (reason: Reason, ctx: ChallengeContext, scope?: readonly string[]): Record<string, string> {
+export function responseHeaders (reason: Reason, ctx: ChallengeContext, scope?: readonly string[], retryAfter = RETRY_AFTER_SECONDS): Record<string, string> {
   const row = ROWS[reason]
   if (row.challenge === 'none') {
-    return row.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}
+    return row.status === 503 ? { 'retry-after': String(retryAfter) } : {}
   }
   let value = 'Bearer realm=' + quote(ctx.realm)
   if (row.challenge === 'full') {
@@ -144,7 +147,8 @@ export function responseHeaders (reason: Reason, ctx: ChallengeContext, scope?: 
 
 /** An error ready to be sent: the reason's row plus its headers. */
 export function toResponseError (err: AxiomsError, ctx: ChallengeContext, scope?: readonly string[]): AxiomsError {
-  const out = new AxiomsError(err.reason, responseHeaders(err.reason, ctx, scope))
+  const out = new AxiomsError(err.reason, responseHeaders(err.reason, ctx, scope, err.retryAfter))
   out.jti = err.jti
+  out.retryAfter = err.retryAfter
   return out
 }

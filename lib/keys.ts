@@ -276,15 +276,22 @@ export class KeyStore {
 
   private async cold (kid: string, alg: string, now: number): Promise<KeyEntry> {
     // After a failed fetch, wait a little before the next on-demand attempt (no retry storm).
-    if (this.inflight === undefined && now - this.failedAt < this.retryDelay()) throw new AxiomsError('keys_unavailable')
+    if (this.inflight === undefined && now - this.failedAt < this.retryDelay()) throw this.unavailable()
     try {
       await this.refresh()
     } catch {
-      throw new AxiomsError('keys_unavailable')
+      throw this.unavailable()
     }
     const found = this.keys?.get(kid)
     if (found === undefined) throw new AxiomsError('unknown_kid')
     return select(found, alg)
+  }
+
+  /** A 503 whose Retry-After is the time until the next on-demand fetch (at least 1 s). */
+  private unavailable (): AxiomsError {
+    const err = new AxiomsError('keys_unavailable')
+    err.retryAfter = Math.max(1, Math.ceil((this.failedAt + this.retryDelay() - Date.now()) / 1000))
+    return err
   }
 
   /** Milliseconds between on-demand attempts while no key set is at hand. */

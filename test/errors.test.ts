@@ -86,8 +86,8 @@ t.test("errorResponse: 'throw' 503 carries Retry-After", async t => {
   t.equal(res.statusCode, 503)
   const err = ctx.seen.at(-1) as AxiomsError
   t.equal(err.reason, 'keys_unavailable')
-  t.same(err.headers, { 'retry-after': String(RETRY_AFTER_SECONDS) })
-  t.equal(res.headers['retry-after'], '30')
+  t.same(err.headers, { 'retry-after': '5' })
+  t.equal(res.headers['retry-after'], '5')
   t.equal(ctx.calls.n, 0)
 })
 
@@ -118,7 +118,8 @@ t.test('challenge builder and error rows', async t => {
   t.same(responseHeaders('insufficient', ctx, []), { 'www-authenticate': 'Bearer realm="r", error="insufficient_scope", error_description="Insufficient role, scope or permission"' }, 'an empty scope list adds nothing')
   t.same(responseHeaders('insufficient', ctx, ['a', 'b']), { 'www-authenticate': 'Bearer realm="r", error="insufficient_scope", error_description="Insufficient role, scope or permission", scope="a b"' })
   t.same(responseHeaders('not_found', ctx), {})
-  t.same(responseHeaders('keys_unavailable', ctx), { 'retry-after': '30' })
+  t.same(responseHeaders('keys_unavailable', ctx), { 'retry-after': String(RETRY_AFTER_SECONDS) })
+  t.same(responseHeaders('keys_unavailable', ctx, undefined, 7), { 'retry-after': '7' })
   const meta = { realm: 'r', resourceMetadata: 'https://api.example/.well-known/oauth-protected-resource' }
   t.same(responseHeaders('missing_header', meta), { 'www-authenticate': 'Bearer realm="r", resource_metadata="https://api.example/.well-known/oauth-protected-resource"' })
   t.same(responseHeaders('expired', meta), { 'www-authenticate': 'Bearer realm="r", error="invalid_token", error_description="Token has expired", resource_metadata="https://api.example/.well-known/oauth-protected-resource"' })

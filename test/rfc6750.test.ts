@@ -187,9 +187,15 @@ t.test('keys unavailable: 503 with Retry-After and no challenge', async t => {
   const res = await ctx.app.inject({ url: '/token', headers: { authorization: `Bearer ${token}` } })
   t.equal(res.statusCode, 503)
   t.same(res.json(), { error: 'temporarily_unavailable', error_description: 'Unable to verify the access token right now' })
-  t.equal(res.headers['retry-after'], '30')
+  t.equal(res.headers['retry-after'], '5', 'when the next fetch may happen')
   t.notOk('www-authenticate' in res.headers)
   t.equal(ctx.calls.n, before)
+  // Within the pause before the next fetch: no new request to the IdP, and a Retry-After to match.
+  const jwks = ctx.idp.requests.jwks + ctx.idp.requests.discovery
+  const again = await ctx.app.inject({ url: '/token', headers: { authorization: `Bearer ${token}` } })
+  t.equal(again.statusCode, 503)
+  t.ok(Number(again.headers['retry-after']) >= 1 && Number(again.headers['retry-after']) <= 5)
+  t.equal(ctx.idp.requests.jwks + ctx.idp.requests.discovery, jwks, 'no retry storm')
   // A token problem is still a 401 during the outage (checked before any key is needed).
   const bad = await ctx.app.inject({ url: '/token', headers: { authorization: `Bearer ${ctx.idp.sign({ iss: 'https://evil.example' })}` } })
   t.equal(bad.statusCode, 401)
