@@ -57,8 +57,14 @@ export function claimValues (claims: unknown, names: readonly ClaimName[]): Read
   return EMPTY
 }
 
-/** Throws a TypeError that names the problem; callers turn it into a startup error. */
-export function compileRequirement (req: unknown, what: string): CompiledRequirement {
+// RFC 6749 §3.3 scope-token: the only characters a scope may carry into the `scope="..."` challenge.
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/**
+ * Throws a TypeError that names the problem; callers turn it into a startup error. Scopes must be
+ * RFC 6749 scope-tokens (printable ASCII, no `"` or `\`), as they are echoed in challenges.
+ */
+export function compileRequirement (req: unknown, what: string, scopes = false): CompiledRequirement {
   let mode: 'any' | 'all'
   let list: unknown
   if (Array.isArray(req)) {
@@ -80,6 +86,9 @@ export function compileRequirement (req: unknown, what: string): CompiledRequire
   for (const item of list) {
     if (typeof item !== 'string' || item === '' || item.includes(' ')) {
       throw new TypeError(`${what} values must be non-empty strings without spaces`)
+    }
+    if (scopes && !SCOPE_TOKEN.test(item)) {
+      throw new TypeError(`${what} values must be RFC 6749 scope tokens (printable ASCII without " or \\), got ${JSON.stringify(item)}`)
     }
   }
   const values = new Set<string>(list as string[])

@@ -72,7 +72,7 @@ export function compileDeclaration (decl: unknown, where: string): CompiledRule 
   for (const kind of KINDS) {
     if (d[kind] === undefined) continue
     try {
-      rule[kind] = compileRequirement(d[kind], `${where}.${kind}`)
+      rule[kind] = compileRequirement(d[kind], `${where}.${kind}`, kind === 'scopes')
     } catch (err) {
       throw new ConfigError(`${where}.${kind}`, undefined, (err as Error).message.replace(`${where}.${kind} `, ''))
     }

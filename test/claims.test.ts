@@ -175,3 +175,18 @@ t.test('claims nested deeper than MAX_CLAIM_DEPTH are refused, never a stack ove
   }
   t.equal(calls, 1)
 })
+
+t.test('scopes must be RFC 6749 scope tokens (they are echoed in the challenge); roles need not', async t => {
+  for (const bad of ['日本', 'café', 'a"b', 'c\\d', 'tab\tx']) {
+    t.throws(() => compileRequirement([bad], 'scopes', true), /scope tokens/, JSON.stringify(bad))
+  }
+  t.same(compileRequirement(['read:data', '!#[]~'], 'scopes', true).list, ['read:data', '!#[]~'])
+  const ctx = await setup(t)
+  t.throws(() => ctx.app.get('/s', { config: { axioms: { scopes: ['日本'] } } }, async () => 'x'), /config\.axioms of GET \/s\.scopes.*scope tokens/)
+  t.throws(() => ctx.app.hasRequiredScopes(['café']), /scope tokens/)
+  ctx.app.get('/r', { config: { axioms: { roles: ['rôle', '日本'] } } }, async () => 'ok')
+  t.equal(await code(ctx, '/r', { roles: ['日本'] }), 200, 'a non-ASCII role works: roles never reach a header')
+  const res = await ctx.app.inject({ url: '/r', headers: { authorization: `Bearer ${ctx.idp.sign({ roles: ['other'] })}` } })
+  t.equal(res.statusCode, 403)
+  t.equal(res.headers['www-authenticate'], `Bearer realm="${ctx.idp.issuer}", error="insufficient_scope", error_description="Insufficient role, scope or permission"`)
+})
