@@ -233,8 +233,19 @@ function presetOf (value: unknown, env: string | undefined): PresetOptions | und
 }
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
+  'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
+  'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
+  'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
+  'tokenMiddleware', 'tokenCache', 'protectedResourceMetadata', 'openapi', 'env'
+])
+
 export function resolveSettings (input: AxiomsOptions = {}): Settings {
   if (typeof input !== 'object' || input === null) throw new ConfigError('options', undefined, 'must be an object')
+  // A misspelt option (`audiance`, `jwksCoolDown`) would silently fall back to a default.
+  for (const key of Object.keys(input)) {
+    if (!OPTION_NAMES.has(key)) throw new ConfigError(key, undefined, `is not an option of axioms-fastify (options: ${[...OPTION_NAMES].join(', ')})`)
+  }
   const env: Env = input.env ?? process.env
 
   const audiences = audienceSet(pick(input, 'audience', env, 'AXIOMS_AUDIENCE', parseList), 'audience')

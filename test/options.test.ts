@@ -21,6 +21,8 @@ async function refused (t: Test, options: unknown, pattern: RegExp, what: string
 }
 
 t.test('startup refusals through register()', async t => {
+  await refused(t, { ...BASE, audiance: 'api' }, /"audiance" is not an option of axioms-fastify/, 'misspelt option')
+  await refused(t, { ...BASE, jwksCoolDown: 5 }, /"jwksCoolDown" is not an option.*jwksCooldown/, 'wrong case')
   await refused(t, { issuer: 'https://i.example', env: {} }, /"audience" \(env AXIOMS_AUDIENCE\) is required/, 'no audience')
   await refused(t, { audience: 'api', env: {} }, /"issuer" \(env AXIOMS_ISS_URL\) or "domain"/, 'no issuer')
   await refused(t, { ...BASE, algorithms: ['HS256'] }, /"algorithms".*must not contain "HS256"/, 'HS256')
