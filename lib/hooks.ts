@@ -131,6 +131,15 @@ function isSafe (auth: Auth, request: FastifyRequest, own: ReadonlySet<string> |
   return (own ?? auth.settings.safeMethods).has(request.method)
 }
 
+/**
+ * Fail closed on a server-side mistake (a protected route the plugin cannot enforce): a 500 that
+ * says so, and an error log telling the developer what to fix.
+ */
+export function misconfigured (request: FastifyRequest, reply: FastifyReply, why: string): FastifyReply {
+  request.log.error({ url: request.routeOptions.url }, `axioms: ${why}`)
+  return reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+}
+
 /** Sends (or throws) the failure; logs the reason, never the token. */
 export async function refuse (auth: Auth, request: FastifyRequest, reply: FastifyReply, err: unknown, scope?: readonly string[]): Promise<FastifyReply> {
   if (!(err instanceof AxiomsError)) throw err
@@ -190,8 +199,8 @@ export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req:
     const hook: AxiomsHook = async function (request, reply) {
       const declared = auth.ruleOf(request)
       const requirement = declared?.[kind]
-      // route.ts refuses such routes at startup; this guards hooks used outside a route.
-      if (requirement === undefined) return refuse(auth, request, reply, new AxiomsError('insufficient'))
+      // route.ts refuses such routes at startup; this guards hooks added with addHook.
+      if (requirement === undefined) return misconfigured(request, reply, `${name}() without a requirement, on a route without config.axioms.${kind}`)
       return enforce(auth, { [kind]: requirement, optional: false, safeMethods: own.safeMethods ?? declared?.safeMethods }, request, reply)
     }
     Object.defineProperty(hook, kNeedsDeclaration, { value: kind })

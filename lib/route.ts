@@ -1,7 +1,7 @@
 // Route declarations (`config.axioms`) compiled once in onRoute, their enforcement hook appended to
 // the route's onRequest, and a guard that fails closed for routes declared before registration.
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
-import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule } from './hooks.js'
+import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule, misconfigured } from './hooks.js'
 import { annotateRoute, describeRules } from './openapi.js'
 import { ConfigError } from './options.js'
 
@@ -84,8 +84,7 @@ export function guard (registry: RouteRegistry, request: FastifyRequest, reply: 
   const decl = (request.routeOptions.config as { axioms?: unknown } | undefined)?.axioms
   if (decl === undefined || decl === null || decl === false) return
   if (typeof decl === 'object' && registry.rules.has(decl)) return
-  request.log.error({ url: request.routeOptions.url }, 'axioms: route declares config.axioms but was added before axioms-fastify was registered; register the plugin first')
-  return reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+  return misconfigured(request, reply, 'route declares config.axioms but was added before axioms-fastify was registered; register the plugin first')
 }
 
 const kWatching = Symbol.for('axioms-fastify.watching')
@@ -108,8 +107,7 @@ export function watchOtherContexts (fastify: FastifyInstance): void {
   // Routes added before this point, in contexts without the plugin: refused per request.
   root.addHook('onRequest', function (request, reply, done) {
     if (!declares(request.routeOptions.config) || request.server.hasDecorator('axioms')) return done()
-    request.log.error({ url: request.routeOptions.url }, 'axioms: route declares config.axioms but axioms-fastify is not registered in its context')
-    reply.code(500).send({ error: 'server_error', error_description: 'Route protection is misconfigured' })
+    misconfigured(request, reply, 'route declares config.axioms but axioms-fastify is not registered in its context')
   })
 }
 

@@ -121,8 +121,10 @@ t.test('rotation: a removed key stops working after the background refresh', asy
   await s.app.ready()
   const old = s.idp.sign({ sub: 'u' })
   t.equal((await s.call(old)).statusCode, 200)
+  const fetchedAt = s.app.axioms.stats().issuers[0]?.fetchedAt ?? 0
   s.idp.rotate()
-  t.ok(await until(() => s.idp.requests.jwks >= 2), 'background refresh ran')
+  // Wait for the refreshed set to be installed, not just requested.
+  t.ok(await until(() => (s.app.axioms.stats().issuers[0]?.fetchedAt ?? 0) > fetchedAt), 'background refresh ran')
   const before = s.idp.requests.jwks
   const res = await s.call(old)
   is401(t, res)
