@@ -20,16 +20,21 @@ export interface JsonResponse {
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
-export async function fetchJson (url: string, timeout: number, maxBytes: number): Promise<JsonResponse> {
+/** `cancel` (optional) ends the request early, e.g. when the app closes: it fails as 'network'. */
+export async function fetchJson (url: string, timeout: number, maxBytes: number, cancel?: AbortSignal): Promise<JsonResponse> {
   // One controller and a plain timer, both strongly held until the request settles: the deadline
   // covers connect, headers and body. Aborting also drops a refused response's connection.
   const controller = new AbortController()
   let timedOut = false
   const timer = setTimeout(() => { timedOut = true; controller.abort() }, timeout)
+  const onCancel = (): void => controller.abort()
+  cancel?.addEventListener('abort', onCancel)
+  if (cancel?.aborted === true) controller.abort()
   try {
     return await request(url, maxBytes, controller, () => timedOut)
   } finally {
     clearTimeout(timer)
+    cancel?.removeEventListener('abort', onCancel)
   }
 }
 

@@ -107,6 +107,7 @@ export class KeyStore {
   private inflight: Promise<void> | undefined
   private jwksUri: string | undefined
   private timer: NodeJS.Timeout | undefined
+  private readonly closing = new AbortController()
   private counters = { fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0 }
   private lastError: string | null = null
 
@@ -128,9 +129,11 @@ export class KeyStore {
     this.timer.unref()
   }
 
+  /** Stops the background refresh and ends any fetch under way (app.close() need not wait for it). */
   stop (): void {
     clearInterval(this.timer)
     this.timer = undefined
+    this.closing.abort()
   }
 
   /** Fetches the set now, sharing a fetch already under way. Rejects with the fetch's error. */
@@ -147,7 +150,7 @@ export class KeyStore {
     const { timeout, maxBytes } = this.opts
     let doc
     try {
-      doc = await fetchJson(`${base}/.well-known/openid-configuration`, timeout, maxBytes)
+      doc = await fetchJson(`${base}/.well-known/openid-configuration`, timeout, maxBytes, this.closing.signal)
     } catch (err) {
       // No discovery document: the conventional location (SPEC §2, jwksUri).
       if (err instanceof FetchError && err.status === 404) return `${base}/.well-known/jwks.json`
@@ -168,7 +171,7 @@ export class KeyStore {
     const discovered = this.issuer.jwksUri === undefined
     try {
       const uri = await this.resolveJwksUri()
-      const { body } = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes)
+      const { body } = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes, this.closing.signal)
       const list = (body as { keys?: unknown } | null)?.keys
       if (!Array.isArray(list)) throw new FetchError('not_a_jwks')
       this.replace(list)
