@@ -2,20 +2,12 @@
 // non-null claim wins even if empty), strings split on runs of spaces, arrays of strings, nested
 // paths, other types contributing nothing (403, never 500), exact matching, and frozen claims.
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
-import axioms, { type AxiomsOptions, getTokenPermissions, getTokenRoles, getTokenScopes } from '../index.js'
+import { type AxiomsOptions, getTokenPermissions, getTokenRoles, getTokenScopes } from '../index.js'
 import { claimValues, compileRequirement, freezeClaims, MAX_CLAIM_DEPTH, satisfies } from '../lib/claims.js'
-import { createTestIssuer, type TestIssuer } from '../testing.js'
-
-interface Ctx { app: FastifyInstance, idp: TestIssuer }
+import { appWithIssuer, type Fixture as Ctx } from './fixture.js'
 
 async function setup (t: Test, options: AxiomsOptions = {}): Promise<Ctx> {
-  const idp = await createTestIssuer()
-  t.teardown(() => idp.close())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, ...options })
-  return { app, idp }
+  return appWithIssuer(t, options)
 }
 
 async function code (ctx: Ctx, url: string, claims: Record<string, unknown>): Promise<number> {

@@ -3,16 +3,13 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import axioms, { type AxiomsOptions } from '../index.js'
+import { appWithIssuer } from './fixture.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer }
 
 async function setup (t: Test, options: AxiomsOptions = {}): Promise<Ctx> {
-  const idp = await createTestIssuer()
-  t.teardown(() => idp.close())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, tokenMiddleware: true, ...options })
+  const { app, idp } = await appWithIssuer(t, { tokenMiddleware: true, ...options })
   const state = async (request: { authJwt: unknown, missingAuthHeader: boolean, invalidBearerToken: boolean }): Promise<unknown> =>
     ({ authJwt: request.authJwt, missingAuthHeader: request.missingAuthHeader, invalidBearerToken: request.invalidBearerToken })
   app.get('/open', state)

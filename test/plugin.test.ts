@@ -5,16 +5,13 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type RouteShorthandOptions } from 'fastify'
 import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
 import { ConfigError } from '../lib/options.js'
+import { appWithIssuer } from './fixture.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer, calls: { n: number }, auth: (claims?: Record<string, unknown>) => Record<string, string> }
 
 async function setup (t: Test, options: AxiomsOptions = {}): Promise<Ctx> {
-  const idp = await createTestIssuer()
-  t.teardown(() => idp.close())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, ...options })
+  const { app, idp } = await appWithIssuer(t, options)
   return { app, idp, calls: { n: 0 }, auth: (claims = {}) => ({ authorization: `Bearer ${idp.sign(claims)}` }) }
 }
 
