@@ -7,7 +7,7 @@ import { type Auth, checkObjectOwnership, hasValidAccessToken, requirementHook, 
 import { type AxiomsOptions, resolveSettings } from './lib/options.js'
 import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
-import { compileRoute, createRegistry, guard, ruleOf, watchOtherContexts } from './lib/route.js'
+import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.js'
 import { Verifier } from './lib/verify.js'
 import { redactRequestLogs } from './lib/redact.js'
 
@@ -26,7 +26,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     settings,
     verifier,
     challenge: { realm: settings.realm },
-    ruleOf: request => ruleOf(registry, request),
+    ruleOf,
     resourceMetadata: metadata?.urlFor
   }
 
@@ -55,26 +55,9 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   })
 
   fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
-  watchOtherContexts(fastify)
-  if (metadata !== undefined) {
-    serveMetadata(fastify, settings, metadata, () => {
-      const scopes = new Set<string>()
-      for (const { rule } of registry.routes) for (const s of rule.scopes?.list ?? []) scopes.add(s)
-      return [...scopes].sort()
-    })
-  }
-  if (settings.tokenMiddleware) {
-    fastify.addHook('onRequest', async (request, reply) => {
-      if (guard(registry, request, reply) !== undefined) return reply
-      await tokenMiddleware(auth, request)
-    })
-  } else {
-    // A callback hook: no promise per request on every route. After an early reply, done is
-    // not called (Fastify's pattern for answering from a callback hook).
-    fastify.addHook('onRequest', (request, reply, done) => {
-      if (guard(registry, request, reply) === undefined) done()
-    })
-  }
+  installGuard(fastify)
+  if (metadata !== undefined) serveMetadata(fastify, settings, metadata, () => [...registry.scopes].sort())
+  if (settings.tokenMiddleware) fastify.addHook('onRequest', async request => tokenMiddleware(auth, request))
   fastify.addHook('onReady', async () => {
     // @fastify/swagger may be registered before or after us: its decorator exists by now.
     wrapSwagger(fastify, settings)

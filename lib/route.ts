@@ -1,24 +1,36 @@
 // Route declarations (`config.axioms`) compiled once in onRoute, their enforcement hook appended to
-// the route's onRequest, and a guard that fails closed for routes declared before registration.
+// the route's onRequest, and one guard, on the root instance, that fails closed for every route
+// that declares config.axioms but was never compiled (declared before registration, or in a
+// context the plugin does not reach).
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
 import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule, misconfigured } from './hooks.js'
 import { annotateRoute, describeRules } from './openapi.js'
 import { ConfigError } from './options.js'
 
 export interface RouteRegistry {
-  /** Declaration object (by identity) -> compiled rule. */
+  /** Compile cache: declaration object (by identity) -> compiled rule. */
   readonly rules: WeakMap<object, CompiledRule>
-  /** Every compiled route, for OpenAPI and RFC 9728 metadata. */
-  readonly routes: Array<{ method: string | string[], url: string, rule: CompiledRule }>
+  /** Every scope some route requires (RFC 9728 `scopes_supported`). */
+  readonly scopes: Set<string>
 }
 
 export function createRegistry (): RouteRegistry {
-  return { rules: new WeakMap(), routes: [] }
+  return { rules: new WeakMap(), scopes: new Set() }
 }
 
-export function ruleOf (registry: RouteRegistry, request: FastifyRequest): CompiledRule | undefined {
-  const decl = (request.routeOptions.config as { axioms?: unknown }).axioms
-  return typeof decl === 'object' && decl !== null ? registry.rules.get(decl) : undefined
+// Set on the route's own config when its declaration is compiled: the guard asks the route, not
+// the declaration object, which an app may share with a route the plugin never saw.
+const kCompiled = Symbol('axioms.compiled')
+
+type RouteConfig = { axioms?: unknown, [kCompiled]?: CompiledRule } | undefined
+
+export function ruleOf (request: FastifyRequest): CompiledRule | undefined {
+  return (request.routeOptions.config as RouteConfig)?.[kCompiled]
+}
+
+function declares (config: unknown): boolean {
+  const decl = (config as RouteConfig)?.axioms
+  return decl !== undefined && decl !== null && decl !== false
 }
 
 function hooksOf (value: unknown): unknown[] {
@@ -28,7 +40,7 @@ function hooksOf (value: unknown): unknown[] {
 
 /** onRoute: validate and compile the declaration, then append its hook. Throws at startup. */
 export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteOptions): void {
-  const decl = (route.config as { axioms?: unknown } | undefined)?.axioms
+  const decl = (route.config as RouteConfig)?.axioms
   const where = `config.axioms of ${String(route.method)} ${route.url}`
   const needs = new Set<string>()
   // Rules of factory-made hooks with explicit lists: they describe the route too.
@@ -41,7 +53,7 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
       if (own !== undefined) tagged.push(own)
     }
   }
-  if (decl === undefined || decl === null || decl === false) {
+  if (!declares(route.config)) {
     if (needs.size > 0) {
       throw new ConfigError(`${String(route.method)} ${route.url}`, undefined, `uses a hasRequired* hook without a requirement, so it needs config.axioms.${[...needs].join('/')}`)
     }
@@ -59,6 +71,8 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
     }
   }
   describe(auth, registry, route, [rule, ...tagged])
+  // A copy: the app's config object is left as it was (Fastify keeps symbol keys).
+  route.config = { ...route.config, [kCompiled]: rule } as NonNullable<RouteOptions['config']>
   const compiled = rule
   const hook = function axiomsRoute (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
     return enforce(auth, compiled, request, reply)
@@ -69,49 +83,37 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
 /** Records the route's rules (RFC 9728 scopes) and annotates its schema for OpenAPI. */
 function describe (auth: Auth, registry: RouteRegistry, route: RouteOptions, rules: CompiledRule[]): void {
   if (rules.length === 0) return
-  for (const rule of rules) registry.routes.push({ method: route.method, url: route.url, rule })
+  for (const rule of rules) for (const scope of rule.scopes?.list ?? []) registry.scopes.add(scope)
   if (auth.settings.openapi === undefined) return
   const methods = (Array.isArray(route.method) ? route.method : [route.method]).map(m => m.toUpperCase())
   const annotation = describeRules(rules, methods, auth.settings.safeMethods)
   if (annotation !== undefined) annotateRoute(route, annotation)
 }
 
-/**
- * Global onRequest guard. A route that declares config.axioms but was added before the plugin
- * was registered never went through onRoute: refuse it rather than serve it unprotected.
- */
-export function guard (registry: RouteRegistry, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-  const decl = (request.routeOptions.config as { axioms?: unknown } | undefined)?.axioms
-  if (decl === undefined || decl === null || decl === false) return
-  if (typeof decl === 'object' && registry.rules.has(decl)) return
-  return misconfigured(request, reply, 'route declares config.axioms but was added before axioms-fastify was registered; register the plugin first')
-}
-
-const kWatching = Symbol.for('axioms-fastify.watching')
+const kGuarded = Symbol.for('axioms-fastify.guarded')
 
 /**
- * Registered inside an encapsulated context, the plugin's hooks never see routes of parent or
- * sibling contexts. A root onRoute hook (reaching every context created from now on) refuses, at
- * startup, a route that declares config.axioms where no axioms-fastify instance is in scope.
+ * Installs, once per app, the guard on the root instance, which every context shares:
+ * - onRoute: a route declaring config.axioms in a context where no axioms-fastify instance is in
+ *   scope (the plugin was registered inside another encapsulated plugin) fails startup;
+ * - onRequest: a declared route that was never compiled (added before registration, or in a
+ *   context created earlier) answers a 500 instead of being served unprotected.
  */
-export function watchOtherContexts (fastify: FastifyInstance): void {
+export function installGuard (fastify: FastifyInstance): void {
   let root: FastifyInstance = fastify
   for (let p = Object.getPrototypeOf(root); p !== null && typeof p.addHook === 'function'; p = Object.getPrototypeOf(p)) root = p
-  if (root === fastify || (root as unknown as Record<symbol, boolean>)[kWatching]) return
-  (root as unknown as Record<symbol, boolean>)[kWatching] = true
+  const flags = root as unknown as Record<symbol, boolean>
+  if (flags[kGuarded] === true) return
+  flags[kGuarded] = true
   root.addHook('onRoute', function (route) {
     if (!declares(route.config) || this.hasDecorator('axioms')) return
     throw new ConfigError(`${String(route.method)} ${route.url}`, undefined,
       'declares config.axioms, but axioms-fastify is not registered in its context (it was registered in another encapsulated plugin): register axioms-fastify at the root, or in this route\'s plugin')
   })
-  // Routes added before this point, in contexts without the plugin: refused per request.
+  // A callback hook: no promise per request. After an early reply, done is not called.
   root.addHook('onRequest', function (request, reply, done) {
-    if (!declares(request.routeOptions.config) || request.server.hasDecorator('axioms')) return done()
-    misconfigured(request, reply, 'route declares config.axioms but axioms-fastify is not registered in its context')
+    const config = request.routeOptions.config as RouteConfig
+    if (config?.[kCompiled] !== undefined || !declares(config)) return done()
+    misconfigured(request, reply, 'route declares config.axioms but was not compiled: register axioms-fastify before declaring routes, in a context that reaches them')
   })
-}
-
-function declares (config: unknown): boolean {
-  const decl = (config as { axioms?: unknown } | undefined)?.axioms
-  return decl !== undefined && decl !== null && decl !== false
 }

@@ -80,3 +80,21 @@ t.test('a sibling context loaded before the encapsulated registration fails clos
   t.equal(calls, 0)
   t.equal((await app.inject({ url: '/open' })).statusCode, 200)
 })
+
+t.test('a declaration object shared with a route declared before registration: that route still fails closed', async t => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  let calls = 0
+  const adminOnly = { roles: ['admin'] }
+  app.get('/early', { config: { axioms: adminOnly } }, async () => { calls++; return 'LEAK' })
+  await app.register(axioms, options)
+  app.get('/late', { config: { axioms: adminOnly } }, async () => { calls++; return 'ok' })
+  await app.ready()
+  const early = await app.inject({ url: '/early' })
+  t.equal(early.statusCode, 500, 'never compiled, although its declaration object was')
+  t.same(early.json(), { error: 'server_error', error_description: 'Route protection is misconfigured' })
+  t.equal((await app.inject({ url: '/late' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/late', headers: { authorization: `Bearer ${idp.sign({ roles: ['admin'] })}` } })).statusCode, 200)
+  t.equal(calls, 1)
+  t.same(adminOnly, { roles: ['admin'] }, 'the app\'s declaration object is left as it was')
+})
