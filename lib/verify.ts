@@ -2,7 +2,7 @@
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
-import { decodeCompact, type DecodedToken, type JsonObject } from './bearer.js'
+import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } from './bearer.js'
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
@@ -127,6 +127,9 @@ export class Verifier {
    * rejects with) AxiomsError. The hooks use it to save promise hops on every request.
    */
   check (token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+    // app.axioms.verify gets any value; HTTP tokens were already bounded by extractToken.
+    if (typeof token !== 'string' || token === '') throw this.refuse(new AxiomsError('malformed'), undefined, undefined, undefined)
+    if (token.length > MAX_TOKEN_BYTES) throw this.refuse(new AxiomsError('token_too_large'), undefined, undefined, undefined)
     const cached = this.cache?.get(token)
     if (cached !== undefined) {
       // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.

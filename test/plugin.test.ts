@@ -309,7 +309,7 @@ t.test('app.axioms.verify', async t => {
   const reasons: Array<[unknown, string, number]> = [
     ['', 'malformed', 401],
     [7, 'malformed', 401],
-    ['x'.repeat(8193), 'malformed', 401],
+    ['x'.repeat(8193), 'token_too_large', 401],
     ['a.b', 'malformed', 401],
     [ctx.idp.sign({ exp: 1 }), 'expired', 401],
     [ctx.idp.sign({ iss: 'https://evil.example' }), 'bad_issuer', 401]
@@ -322,6 +322,8 @@ t.test('app.axioms.verify', async t => {
   }
   await ctx.app.axioms.refresh()
   const stats = ctx.app.axioms.stats()
+  t.equal(stats.refused, reasons.length, 'every refusal counted, the oversized one too')
+  t.equal(stats.refusedBy.token_too_large, 1)
   t.equal(stats.tokenCacheSize, 0)
   t.equal(stats.issuers.length, 1)
 })
