@@ -13,7 +13,7 @@ export interface VerifyMessage {
   jti?: string
 }
 
-export type JwksEvent = 'fetch' | 'fetch_failed' | 'cooldown' | 'stale' | 'discovery_failed'
+export type JwksEvent = 'fetch' | 'fetch_failed' | 'cooldown' | 'stale'
 
 export interface JwksMessage {
   issuer: string

@@ -144,5 +144,3 @@ export function wrapSwagger (fastify: FastifyInstance, settings: Settings): void
   wrapped[kWrapped] = true
   target.swagger = wrapped
 }
-
-export { EXTENSION as OPENAPI_EXTENSION }

@@ -1,7 +1,7 @@
 // Options and their AXIOMS_* environment twins -> one frozen Settings object. Every check throws
 // at register() time with the option's name and its environment variable: a bad configuration
 // must never turn into a per-request 500.
-import { type ClaimName, type ClaimSources, type Requirement, compileRequirement } from './claims.js'
+import { type ClaimName, type ClaimSources, DEFAULT_CLAIM_SOURCES, type Requirement } from './claims.js'
 import { type PresetName, type PresetOptions, PRESET_NAMES, presetClaims } from './presets.js'
 
 export const ALGORITHMS = Object.freeze([
@@ -11,7 +11,6 @@ export type Algorithm = typeof ALGORITHMS[number]
 
 const DEFAULT_TOKEN_TYPES = Object.freeze(['JWT', 'jwt', 'at+jwt', 'application/jwt', 'application/at+jwt'])
 const RFC9068_TOKEN_TYPES = Object.freeze(['at+jwt', 'application/at+jwt'])
-const RFC9068_REQUIRED = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
 
 /** One trusted issuer of a multi-issuer setup (`issuers`). */
 export interface IssuerOptions {
@@ -100,8 +99,8 @@ export interface Settings {
   readonly issuers: readonly IssuerSettings[]
   readonly algorithms: ReadonlySet<string>
   readonly tokenTypes: ReadonlySet<string>
-  readonly typRequired: boolean
-  readonly requiredClaims: readonly string[]
+  /** profile 'rfc9068': `typ` required, and `iss exp aud sub client_id iat jti` too. */
+  readonly rfc9068: boolean
   readonly claims: ClaimSources
   readonly audienceClaims: readonly string[]
   readonly clockTolerance: number
@@ -341,9 +340,9 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   const presetSrc = pick(input, 'preset', env, 'AXIOMS_PRESET', parseString)
   const preset = presetOf(presetSrc.value, presetSrc.env)
   const base = preset === undefined ? undefined : presetClaims(preset)
-  const scopes = claimNames(pick(input, 'scopeClaims', env, 'AXIOMS_SCOPE_CLAIMS', parseList), 'scopeClaims') ?? base?.scopes ?? ['scope', 'scp']
-  const roles = claimNames(pick(input, 'rolesClaims', env, 'AXIOMS_ROLES_CLAIMS', parseList), 'rolesClaims') ?? base?.roles ?? ['roles']
-  const permissions = claimNames(pick(input, 'permissionsClaims', env, 'AXIOMS_PERMISSIONS_CLAIMS', parseList), 'permissionsClaims') ?? base?.permissions ?? ['permissions']
+  const scopes = claimNames(pick(input, 'scopeClaims', env, 'AXIOMS_SCOPE_CLAIMS', parseList), 'scopeClaims') ?? base?.scopes ?? DEFAULT_CLAIM_SOURCES.scopes
+  const roles = claimNames(pick(input, 'rolesClaims', env, 'AXIOMS_ROLES_CLAIMS', parseList), 'rolesClaims') ?? base?.roles ?? DEFAULT_CLAIM_SOURCES.roles
+  const permissions = claimNames(pick(input, 'permissionsClaims', env, 'AXIOMS_PERMISSIONS_CLAIMS', parseList), 'permissionsClaims') ?? base?.permissions ?? DEFAULT_CLAIM_SOURCES.permissions
   // The family's namespaced claims (SEED-EXAMPLES.md) follow the configured names.
   const namespaced = (kind: string): ClaimName[] => domain === undefined ? [] : [`https://${domain}/claims/${kind}`]
   const claims: ClaimSources = Object.freeze({
@@ -391,8 +390,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     issuers: Object.freeze(issuers.map(i => Object.freeze(i))),
     algorithms: new Set(algList),
     tokenTypes: new Set(tokenTypes),
-    typRequired: rfc9068,
-    requiredClaims: rfc9068 ? RFC9068_REQUIRED : Object.freeze(['exp']),
+    rfc9068,
     claims,
     audienceClaims: Object.freeze([...(base?.audienceClaims ?? ['aud'])]),
     clockTolerance,
@@ -449,5 +447,3 @@ export interface RouteDeclaration {
   /** Methods of this route that skip every axioms check. */
   safeMethods?: string[]
 }
-
-export { compileRequirement }

@@ -87,8 +87,6 @@ function nonEmptyString (v: unknown): boolean {
   return typeof v === 'string' && v !== ''
 }
 
-export interface VerifierLog extends KeyStoreLog {}
-
 interface IssuerEntry {
   issuer: IssuerSettings
   store: KeyStore
@@ -104,7 +102,7 @@ export class Verifier {
   readonly counts = { verified: 0, cacheHits: 0, refused: 0 }
   readonly refusedBy: Partial<Record<Reason, number>> = Object.create(null)
 
-  constructor (settings: Settings, log: VerifierLog) {
+  constructor (settings: Settings, log: KeyStoreLog) {
     this.settings = settings
     const stores: KeyStore[] = []
     for (const issuer of settings.issuers) {
@@ -206,7 +204,7 @@ export class Verifier {
     if (typeof h.alg !== 'string' || !s.algorithms.has(h.alg)) fail('bad_algorithm')
     if (!nonEmptyString(h.kid)) fail('missing_kid')
     if (h.typ === undefined) {
-      if (s.typRequired) fail('bad_typ')
+      if (s.rfc9068) fail('bad_typ')
     } else if (typeof h.typ !== 'string' || !s.tokenTypes.has(h.typ)) {
       fail('bad_typ')
     }
@@ -228,13 +226,10 @@ export class Verifier {
     if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
     if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
     if (!this.audienceMatches(p, issuer.audiences)) fail('bad_audience')
-    for (const name of s.requiredClaims) {
-      // (`aud` is absent only if the audience check above already refused the token.)
-      if (!Object.hasOwn(p, name)) fail('bad_claim')
-    }
-    if (s.typRequired) {
-      // RFC 9068 §2.2: these are strings; an empty subject names nobody.
-      if (!nonEmptyString(p.sub) || !nonEmptyString(p.client_id) || !nonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
+    if (s.rfc9068) {
+      // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
+      // audience elsewhere; strings for the rest, and an empty subject names nobody.
+      if (!Object.hasOwn(p, 'aud') || !nonEmptyString(p.sub) || !nonEmptyString(p.client_id) || !nonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
     }
     // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
     if (p.cnf !== undefined) fail('sender_constrained')

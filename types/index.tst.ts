@@ -132,7 +132,7 @@ test('request state', () => {
 
 test('diagnostics messages', () => {
   expect<VerifyMessage['reason']>().type.toBe<Reason | undefined>()
-  expect<JwksMessage['event']>().type.toBe<'fetch' | 'fetch_failed' | 'cooldown' | 'stale' | 'discovery_failed'>()
+  expect<JwksMessage['event']>().type.toBe<'fetch' | 'fetch_failed' | 'cooldown' | 'stale'>()
 })
 
 test('the test kit', async () => {
