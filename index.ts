@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import './lib/augment.js'
-import { type Auth, checkObjectOwnership, hasValidAccessToken, requirementHook, tokenMiddleware } from './lib/hooks.js'
+import { type Auth, checkObjectOwnership, hasValidAccessToken, kAuth, requirementHook, tokenMiddleware } from './lib/hooks.js'
 import { type AxiomsOptions, resolveSettings } from './lib/options.js'
 import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
@@ -32,6 +32,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.decorateRequest('missingAuthHeader', false)
   fastify.decorateRequest('invalidBearerToken', false)
   fastify.decorateRequest('ownedObject', null)
+  fastify.decorateRequest(kAuth, null)
 
   fastify.decorate('hasValidAccessToken', opts => hasValidAccessToken(auth, opts))
   fastify.decorate('hasRequiredScopes', (req, opts) => requirementHook(auth, 'scopes', 'hasRequiredScopes', req, opts))

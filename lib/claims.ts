@@ -132,7 +132,6 @@ export function getTokenPermissions (claims: unknown, names: readonly ClaimName[
   return [...claimValues(claims, names)]
 }
 
-/** A deep, frozen, null-prototype copy of JSON claims: `__proto__` stays an ordinary key. */
 /** Most nested objects and arrays accepted in claims: real claims are a few levels deep. */
 export const MAX_CLAIM_DEPTH = 32
 

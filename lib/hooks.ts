@@ -1,5 +1,5 @@
-// The hook factories of SPEC §3.1 and the per-request authentication they share. Only this module
-// and route.ts touch request and reply.
+// The hook factories of SPEC §3.1 and the per-request authentication they share. Request and reply
+// are touched here, in route.ts and in metadata.ts (its own route) only.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { countAuthorization, extractToken } from './bearer.js'
 import { type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
@@ -51,10 +51,11 @@ function tag<H extends AxiomsHook> (hook: H, rule: CompiledRule): H {
   Object.defineProperty(hook, kRule, { value: rule })
   return hook
 }
-const kAuth = Symbol('axioms.auth')
+/** Per-request verification state; decorated (null) so every request has the same shape. */
+export const kAuth = Symbol('axioms.auth')
 
 type AuthState = Promise<AccessTokenClaims | null>
-type RequestWithState = FastifyRequest & { [kAuth]?: AuthState }
+type RequestWithState = FastifyRequest & { [kAuth]: AuthState | null }
 
 const KINDS: readonly ClaimKind[] = ['scopes', 'roles', 'permissions']
 
@@ -101,7 +102,7 @@ export interface Auth {
 export function authenticate (auth: Auth, request: FastifyRequest, optional: boolean): AuthState {
   const r = request as RequestWithState
   let state = r[kAuth]
-  if (state === undefined) {
+  if (state === null) {
     state = run(auth, request)
     r[kAuth] = state
   }
@@ -258,6 +259,6 @@ export async function tokenMiddleware (auth: Auth, request: FastifyRequest): Pro
     request.authJwt = false
     const reason = (err as AxiomsError).reason
     if (reason === 'invalid_scheme' || reason === 'empty_token' || reason === 'duplicate_header') request.invalidBearerToken = true
-    request.log.debug({ reason }, 'axioms: token refused (tokenMiddleware)')
+    request.log.debug({ reason, jti: (err as AxiomsError).jti }, 'axioms: token refused (tokenMiddleware)')
   }
 }

@@ -231,7 +231,6 @@ function presetOf (value: unknown, env: string | undefined): PresetOptions | und
   return obj as PresetOptions
 }
 
-/** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
@@ -239,6 +238,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'tokenMiddleware', 'tokenCache', 'protectedResourceMetadata', 'openapi', 'env'
 ])
 
+/** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
 export function resolveSettings (input: AxiomsOptions = {}): Settings {
   if (typeof input !== 'object' || input === null) throw new ConfigError('options', undefined, 'must be an object')
   // A misspelt option (`audiance`, `jwksCoolDown`) would silently fall back to a default.

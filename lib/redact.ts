@@ -2,8 +2,9 @@
 // through the logger's `req` serializer before any hook runs, so no hook can hide a header or a
 // query token. The plugin instead wraps that serializer (Fastify's default or the app's own) in
 // the app's pino logger: whatever it returns, `authorization` / `proxy-authorization` headers and
-// `access_token` query values come out as "[Redacted]". Done once at registration, so requests pay
-// nothing extra; every child logger without its own `req` serializer (404s included) shares it.
+// `access_token` query values come out as "[Redacted]". Done once at registration: no hook, only
+// the serializer's own work on each logged request; every child logger without its own `req`
+// serializer (404s included) shares it.
 
 const SERIALIZERS = Symbol.for('pino.serializers')
 const kRedacting = Symbol('axioms.redacting')
