@@ -16,6 +16,8 @@ export interface CompiledRequirement {
 
 export type ClaimKind = 'scopes' | 'roles' | 'permissions'
 
+export const CLAIM_KINDS: readonly ClaimKind[] = Object.freeze(['scopes', 'roles', 'permissions'])
+
 const hasOwn = Object.prototype.hasOwnProperty
 
 function lookup (claims: unknown, name: ClaimName): unknown {

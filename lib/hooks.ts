@@ -2,7 +2,7 @@
 // are touched here, in route.ts and in metadata.ts (its own route) only.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { countAuthorization, extractToken } from './bearer.js'
-import { type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
+import { CLAIM_KINDS, type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
 import { AxiomsError, type ChallengeContext, toResponseError } from './errors.js'
 import { ConfigError, type Settings, safeMethodSet } from './options.js'
 import type { AccessTokenClaims, Verifier } from './verify.js'
@@ -57,8 +57,6 @@ export const kAuth = Symbol('axioms.auth')
 type AuthState = Promise<AccessTokenClaims | null>
 type RequestWithState = FastifyRequest & { [kAuth]: AuthState | null }
 
-const KINDS: readonly ClaimKind[] = ['scopes', 'roles', 'permissions']
-
 export function compileDeclaration (decl: unknown, where: string): CompiledRule {
   if (typeof decl !== 'object' || decl === null || Array.isArray(decl)) {
     throw new ConfigError(where, undefined, 'must be an object { scopes?, roles?, permissions?, optional?, safeMethods? }')
@@ -70,7 +68,7 @@ export function compileDeclaration (decl: unknown, where: string): CompiledRule 
     }
   }
   const rule: CompiledRule = { optional: false, safeMethods: safeMethodSet(d.safeMethods, `${where}.safeMethods`) }
-  for (const kind of KINDS) {
+  for (const kind of CLAIM_KINDS) {
     if (d[kind] === undefined) continue
     try {
       rule[kind] = compileRequirement(d[kind], `${where}.${kind}`, kind === 'scopes')
@@ -80,7 +78,7 @@ export function compileDeclaration (decl: unknown, where: string): CompiledRule 
   }
   if (d.optional !== undefined) {
     if (typeof d.optional !== 'boolean') throw new ConfigError(`${where}.optional`, undefined, 'must be true or false')
-    if (d.optional && KINDS.some(k => rule[k] !== undefined)) {
+    if (d.optional && CLAIM_KINDS.some(k => rule[k] !== undefined)) {
       throw new ConfigError(`${where}.optional`, undefined, 'cannot be combined with scopes, roles or permissions: a requirement needs a token')
     }
     rule.optional = d.optional
@@ -178,7 +176,7 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
       if (rule.optional) return
       throw new AxiomsError('missing_header')
     }
-    for (const kind of KINDS) {
+    for (const kind of CLAIM_KINDS) {
       const req = rule[kind]
       if (req !== undefined) check(auth, claims, kind, req)
     }

@@ -4,7 +4,7 @@
 // scheme is added once. Route schemas never name the scheme themselves: @fastify/swagger would
 // crash on a scheme missing from the user's `components.securitySchemes`.
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import type { CompiledRequirement } from './claims.js'
+import { CLAIM_KINDS, type CompiledRequirement } from './claims.js'
 import type { CompiledRule } from './hooks.js'
 import type { Settings } from './options.js'
 
@@ -20,7 +20,6 @@ export interface OpenApiAnnotation {
 
 const EXTENSION = 'x-axioms'
 const kWrapped = Symbol('axioms.swaggerWrapped')
-const KINDS = ['scopes', 'roles', 'permissions'] as const
 
 function plain (req: CompiledRequirement): OpenApiRequirement {
   return req.mode === 'all' ? { all: [...req.list] } : { any: [...req.list] }
@@ -31,7 +30,7 @@ export function describeRules (rules: readonly CompiledRule[], methods: readonly
   const active = rules.filter(r => !methods.every(m => (r.safeMethods ?? safeMethods).has(m)))
   if (active.length === 0) return undefined
   const out: OpenApiAnnotation = { optional: active.every(r => r.optional) }
-  for (const kind of KINDS) {
+  for (const kind of CLAIM_KINDS) {
     const reqs = active.flatMap(r => r[kind] === undefined ? [] : [plain(r[kind])])
     if (reqs.length > 0) out[kind] = reqs
   }

@@ -6,7 +6,7 @@ import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } fr
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
-import type { IssuerSettings, Settings } from './options.js'
+import type { Algorithm, IssuerSettings, Settings } from './options.js'
 import { freezeClaims } from './claims.js'
 import { TokenCache } from './cache.js'
 
@@ -38,7 +38,8 @@ interface AlgParams {
 
 const PSS = constants.RSA_PKCS1_PSS_PADDING
 const PKCS1 = constants.RSA_PKCS1_PADDING
-const ALG_PARAMS: Record<string, AlgParams> = {
+// Typed by Algorithm: an algorithm added to options.ts without its parameters does not compile.
+const ALG_PARAMS: Record<Algorithm, AlgParams> = {
   RS256: { hash: 'sha256', padding: PKCS1 },
   RS384: { hash: 'sha384', padding: PKCS1 },
   RS512: { hash: 'sha512', padding: PKCS1 },
@@ -72,7 +73,8 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
 }
 
 function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
-  const p = ALG_PARAMS[alg] as AlgParams
+  // alg passed the allow-list, a subset of Algorithm.
+  const p = ALG_PARAMS[alg as Algorithm]
   if (p.sigLength !== undefined && signature.length !== p.sigLength) fail('bad_signature')
   // crypto.verify answers false for any signature bytes (checked: oversized, zero, off-range);
   // were it ever to throw, Verifier.refuse still turns that into a 401, never a 5xx.
