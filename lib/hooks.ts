@@ -151,37 +151,26 @@ export async function refuse (auth: Auth, request: FastifyRequest, reply: Fastif
   return reply.code(out.statusCode).headers(out.headers).send(out.toJSON())
 }
 
-/** Checks one kind's requirement against the verified claims; the failing scope list for 403s. */
-function check (auth: Auth, claims: AccessTokenClaims, kind: ClaimKind, req: CompiledRequirement): void {
-  if (!satisfies(claimValues(claims, auth.settings.claims[kind]), req)) {
-    throw new Denied(kind === 'scopes' ? req.list : undefined)
-  }
-}
-
-class Denied extends AxiomsError {
-  readonly scope: readonly string[] | undefined
-  constructor (scope: readonly string[] | undefined) {
-    super('insufficient')
-    this.scope = scope
-  }
-}
-
 /** Enforces a compiled rule: verification, then each requirement (ANDed). */
 export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (isSafe(auth, request, rule.safeMethods)) return
+  let claims: AccessTokenClaims | null
   try {
     // Optional or not, share the request's state directly (no extra promise for the null check).
-    const claims = await authenticate(auth, request, true)
+    claims = await authenticate(auth, request, true)
     if (claims === null) {
       if (rule.optional) return
       throw new AxiomsError('missing_header')
     }
-    for (const kind of CLAIM_KINDS) {
-      const req = rule[kind]
-      if (req !== undefined) check(auth, claims, kind, req)
-    }
   } catch (err) {
-    return refuse(auth, request, reply, err, err instanceof Denied ? err.scope : undefined)
+    return refuse(auth, request, reply, err)
+  }
+  for (const kind of CLAIM_KINDS) {
+    const req = rule[kind]
+    if (req !== undefined && !satisfies(claimValues(claims, auth.settings.claims[kind]), req)) {
+      // The 403's challenge lists the scopes a scope requirement wanted.
+      return refuse(auth, request, reply, new AxiomsError('insufficient'), kind === 'scopes' ? req.list : undefined)
+    }
   }
 }
 
