@@ -105,6 +105,7 @@ export class KeyStore {
   private failedAt = -Infinity
   private lastMissFetch = -Infinity
   private inflight: Promise<void> | undefined
+  private inflightForMiss = false
   private jwksUri: string | undefined
   private timer: NodeJS.Timeout | undefined
   private readonly closing = new AbortController()
@@ -138,7 +139,13 @@ export class KeyStore {
 
   /** Fetches the set now, sharing a fetch already under way. Rejects with the fetch's error. */
   refresh (): Promise<void> {
+    return this.fetchShared(false)
+  }
+
+  /** One fetch at a time; `forMiss` records whether an unknown kid started it. */
+  private fetchShared (forMiss: boolean): Promise<void> {
     if (this.inflight === undefined) {
+      this.inflightForMiss = forMiss
       this.inflight = this.load().finally(() => { this.inflight = undefined })
     }
     return this.inflight
@@ -259,22 +266,29 @@ export class KeyStore {
   }
 
   private async miss (kid: string, alg: string, now: number): Promise<KeyEntry> {
-    if (this.inflight === undefined) {
-      if (now - this.lastMissFetch < this.opts.cooldown) {
-        this.counters.cooldownHits++
-        this.publish('cooldown')
-        throw new AxiomsError('unknown_kid')
+    for (;;) {
+      // Join a fetch under way. One started by a background refresh may predate the key: if it
+      // does not bring the kid, go round once more for a fetch of our own (cooldown permitting).
+      const joined = this.inflight !== undefined
+      const joinedMiss = joined && this.inflightForMiss
+      if (!joined) {
+        if (now - this.lastMissFetch < this.opts.cooldown) {
+          this.counters.cooldownHits++
+          this.publish('cooldown')
+          throw new AxiomsError('unknown_kid')
+        }
+        this.lastMissFetch = now
       }
-      this.lastMissFetch = now
+      try {
+        await this.fetchShared(true)
+      } catch {
+        // The set we had is still good: the kid is unknown, the issuer is not to blame on the client.
+      }
+      const found = this.keys?.get(kid)
+      if (found !== undefined) return select(found, alg)
+      if (!joined || joinedMiss) throw new AxiomsError('unknown_kid')
+      now = Date.now()
     }
-    try {
-      await this.refresh()
-    } catch {
-      // The set we had is still good: the kid is unknown, the issuer is not to blame on the client.
-    }
-    const found = this.keys?.get(kid)
-    if (found === undefined) throw new AxiomsError('unknown_kid')
-    return select(found, alg)
   }
 
   private async cold (kid: string, alg: string, now: number): Promise<KeyEntry> {
