@@ -96,19 +96,15 @@ export interface Auth {
   readonly resourceMetadata?: ((request: FastifyRequest) => string | undefined) | undefined
 }
 
-/** Verifies the request's token once; stacked hooks share the result. */
-export function authenticate (auth: Auth, request: FastifyRequest, optional: boolean): AuthState {
+/** Verifies the request's token once; stacked hooks share the result (null: no token sent). */
+export function authenticate (auth: Auth, request: FastifyRequest): AuthState {
   const r = request as RequestWithState
   let state = r[kAuth]
   if (state === null) {
     state = run(auth, request)
     r[kAuth] = state
   }
-  if (optional) return state
-  return state.then(claims => {
-    if (claims === null) throw new AxiomsError('missing_header')
-    return claims
-  })
+  return state
 }
 
 async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenClaims | null> {
@@ -156,8 +152,7 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
   if (isSafe(auth, request, rule.safeMethods)) return
   let claims: AccessTokenClaims | null
   try {
-    // Optional or not, share the request's state directly (no extra promise for the null check).
-    claims = await authenticate(auth, request, true)
+    claims = await authenticate(auth, request)
     if (claims === null) {
       if (rule.optional) return
       throw new AxiomsError('missing_header')
@@ -216,7 +211,8 @@ export function checkObjectOwnership<T, Params> (auth: Auth, opts: OwnershipOpti
   return tag(async function checkObjectOwnership (request, reply) {
     if (isSafe(auth, request, safe)) return
     try {
-      const claims = await authenticate(auth, request, false) as AccessTokenClaims
+      const claims = await authenticate(auth, request)
+      if (claims === null) throw new AxiomsError('missing_header')
       const obj = await opts.getObject(request as FastifyRequest<{ Params: Params }>)
       if (obj === null || obj === undefined) throw new AxiomsError('not_found')
       const owner = obj instanceof Map ? obj.get(ownerField) : (obj as Record<string, unknown>)[ownerField]
@@ -241,7 +237,7 @@ export async function tokenMiddleware (auth: Auth, request: FastifyRequest): Pro
     return
   }
   try {
-    await authenticate(auth, request, true)
+    await authenticate(auth, request)
   } catch (err) {
     request.authJwt = false
     const reason = (err as AxiomsError).reason

@@ -29,7 +29,7 @@ export interface KeyEntry {
 
 export type ImportResult = KeyEntry | { unusable: string }
 
-function str (v: unknown): v is string {
+export function isNonEmptyString (v: unknown): v is string {
   return typeof v === 'string' && v !== ''
 }
 
@@ -37,21 +37,21 @@ function str (v: unknown): v is string {
 export function importJwk (jwk: unknown): ImportResult {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return { unusable: 'not_an_object' }
   const j = jwk as Record<string, unknown>
-  if (!str(j.kid)) return { unusable: 'no_kid' }
+  if (!isNonEmptyString(j.kid)) return { unusable: 'no_kid' }
   if (j.use !== undefined && j.use !== 'sig') return { unusable: 'not_for_signatures' }
   if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) return { unusable: 'not_for_verify' }
   let algs: string[]
   let material: Record<string, string>
   if (j.kty === 'RSA') {
-    if (!str(j.n) || !str(j.e)) return { unusable: 'bad_rsa' }
+    if (!isNonEmptyString(j.n) || !isNonEmptyString(j.e)) return { unusable: 'bad_rsa' }
     algs = RSA_ALGS
     material = { kty: 'RSA', n: j.n, e: j.e }
-  } else if (j.kty === 'EC' && str(j.crv) && ['P-256', 'P-384', 'P-521'].includes(j.crv)) {
-    if (!str(j.x) || !str(j.y)) return { unusable: 'bad_ec' }
+  } else if (j.kty === 'EC' && isNonEmptyString(j.crv) && ['P-256', 'P-384', 'P-521'].includes(j.crv)) {
+    if (!isNonEmptyString(j.x) || !isNonEmptyString(j.y)) return { unusable: 'bad_ec' }
     algs = CURVE_ALGS[j.crv] as string[]
     material = { kty: 'EC', crv: j.crv, x: j.x, y: j.y }
   } else if (j.kty === 'OKP' && (j.crv === 'Ed25519' || j.crv === 'Ed448')) {
-    if (!str(j.x)) return { unusable: 'bad_okp' }
+    if (!isNonEmptyString(j.x)) return { unusable: 'bad_okp' }
     algs = CURVE_ALGS[j.crv] as string[]
     material = { kty: 'OKP', crv: j.crv, x: j.x }
   } else {

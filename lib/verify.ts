@@ -4,7 +4,7 @@
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
 import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } from './bearer.js'
 import { AxiomsError, fail, type Reason } from './errors.js'
-import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
+import { isNonEmptyString, type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
 import type { Algorithm, IssuerSettings, Settings } from './options.js'
 import { freezeClaims } from './claims.js'
@@ -83,10 +83,6 @@ function checkSignature (entry: KeyEntry, alg: string, signingInput: string, sig
 
 function isNumericDate (v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v)
-}
-
-function nonEmptyString (v: unknown): boolean {
-  return typeof v === 'string' && v !== ''
 }
 
 interface IssuerEntry {
@@ -204,7 +200,7 @@ export class Verifier {
   private checkHeader (h: JsonObject): void {
     const s = this.settings
     if (typeof h.alg !== 'string' || !s.algorithms.has(h.alg)) fail('bad_algorithm')
-    if (!nonEmptyString(h.kid)) fail('missing_kid')
+    if (!isNonEmptyString(h.kid)) fail('missing_kid')
     if (h.typ === undefined) {
       if (s.rfc9068) fail('bad_typ')
     } else if (typeof h.typ !== 'string' || !s.tokenTypes.has(h.typ)) {
@@ -231,7 +227,7 @@ export class Verifier {
     if (s.rfc9068) {
       // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
       // audience elsewhere; strings for the rest, and an empty subject names nobody.
-      if (!Object.hasOwn(p, 'aud') || !nonEmptyString(p.sub) || !nonEmptyString(p.client_id) || !nonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
+      if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
     }
     // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
     if (p.cnf !== undefined) fail('sender_constrained')
