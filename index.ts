@@ -7,6 +7,7 @@ import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.js'
 import { Verifier } from './lib/verify.js'
+import { TurnBatch } from './lib/batch.js'
 import { redactRequestLogs } from './lib/redact.js'
 
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
@@ -23,6 +24,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   const auth: Auth = {
     settings,
     verifier,
+    batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token)) : undefined,
     challenge: { realm: settings.realm },
     ruleOf,
     resourceMetadata: metadata?.urlFor

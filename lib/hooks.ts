@@ -5,6 +5,7 @@ import { countAuthorization, extractToken } from './bearer.js'
 import { CLAIM_KINDS, type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
 import { AxiomsError, type ChallengeContext, toResponseError } from './errors.js'
 import { ConfigError, type Settings, safeMethodSet } from './options.js'
+import type { TurnBatch } from './batch.js'
 import type { AccessTokenClaims, Verifier } from './verify.js'
 
 export type AxiomsHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
@@ -89,6 +90,8 @@ export function compileDeclaration (decl: unknown, where: string): CompiledRule 
 export interface Auth {
   readonly settings: Settings
   readonly verifier: Verifier
+  /** Signature checks coalesced per event-loop turn; undefined when verifyBatch is 0. */
+  readonly batch: TurnBatch<string, AccessTokenClaims> | undefined
   readonly challenge: ChallengeContext
   /** Looks up the compiled declaration of the request's route. */
   readonly ruleOf: (request: FastifyRequest) => CompiledRule | undefined
@@ -115,9 +118,16 @@ async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenCla
     if ((err as AxiomsError).reason === 'missing_header') return null
     throw err
   }
-  // check() answers synchronously when the key is at hand: one promise hop fewer per request.
-  const got = auth.verifier.check(token)
-  const claims = got instanceof Promise ? await got : got
+  let claims = auth.verifier.cached(token)
+  if (claims === undefined) {
+    if (auth.batch !== undefined) {
+      claims = await auth.batch.push(token)
+    } else {
+      // check() answers synchronously when the key is at hand: one promise hop fewer.
+      const got = auth.verifier.check(token)
+      claims = got instanceof Promise ? await got : got
+    }
+  }
   request.authJwt = claims
   return claims
 }

@@ -69,6 +69,11 @@ export interface AxiomsOptions {
   errorResponse?: 'reply' | 'throw'
   tokenMiddleware?: boolean
   tokenCache?: number
+  /**
+   * Most signature checks of one event-loop turn run together before their requests go on, so
+   * that their responses leave in a burst. 0 verifies each token as its request arrives. Default 16.
+   */
+  verifyBatch?: number
   /** RFC 9728: serve /.well-known/oauth-protected-resource and name it in challenges. */
   protectedResourceMetadata?: boolean | ProtectedResourceMetadataOptions
   /** @fastify/swagger integration: `false` leaves the OpenAPI document alone. Default true. */
@@ -110,6 +115,7 @@ export interface Settings {
   readonly errorResponse: 'reply' | 'throw'
   readonly tokenMiddleware: boolean
   readonly tokenCache: number
+  readonly verifyBatch: number
   readonly protectedResourceMetadata: Readonly<ProtectedResourceMetadataOptions> | undefined
   readonly openapi: Readonly<Required<OpenApiOptions>> | undefined
 }
@@ -235,7 +241,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
-  'tokenMiddleware', 'tokenCache', 'protectedResourceMetadata', 'openapi', 'env'
+  'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata', 'openapi', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -385,6 +391,10 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   }
   const tokenMiddleware = booleanOf({ value: input.tokenMiddleware, env: undefined }, 'tokenMiddleware', false)
   const tokenCache = numberIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0, true)
+  const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
+  const verifyBatch = numberIn(batchSrc, 'verifyBatch', 16, 0, true)
+  // A bigger batch delays the first response of a burst by that many signature checks.
+  if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
 
   return Object.freeze({
     issuers: Object.freeze(issuers.map(i => Object.freeze(i))),
@@ -400,6 +410,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     errorResponse,
     tokenMiddleware,
     tokenCache,
+    verifyBatch,
     protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
     openapi: openapiOf(input.openapi)
   })

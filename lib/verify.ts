@@ -126,16 +126,8 @@ export class Verifier {
     // app.axioms.verify gets any value; HTTP tokens were already bounded by extractToken.
     if (typeof token !== 'string' || token === '') throw this.refuse(new AxiomsError('malformed'), undefined, undefined, undefined)
     if (token.length > MAX_TOKEN_BYTES) throw this.refuse(new AxiomsError('token_too_large'), undefined, undefined, undefined)
-    const cached = this.cache?.get(token)
-    if (cached !== undefined) {
-      // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
-      const now = Date.now()
-      if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) {
-        this.counts.cacheHits++
-        return cached.claims
-      }
-      this.cache?.delete(token)
-    }
+    const hit = this.cached(token)
+    if (hit !== undefined) return hit
     let kid: string | undefined
     let jti: string | undefined
     let iss: string | undefined
@@ -156,6 +148,20 @@ export class Verifier {
     } catch (err) {
       throw this.refuse(err, iss, kid, jti)
     }
+  }
+
+  /** The claims of a token in the token cache and still good, or undefined. */
+  cached (token: string): AccessTokenClaims | undefined {
+    const cached = this.cache?.get(token)
+    if (cached === undefined) return undefined
+    // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
+    const now = Date.now()
+    if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) {
+      this.counts.cacheHits++
+      return cached.claims
+    }
+    this.cache?.delete(token)
+    return undefined
   }
 
   private async afterFetch (got: Promise<KeyEntry>, token: string, decoded: DecodedToken, alg: string, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): Promise<AccessTokenClaims> {

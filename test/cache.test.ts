@@ -44,6 +44,14 @@ t.test('a cached token answers again without another key lookup, and clears on c
   t.equal(s.app.axioms.stats().tokenCacheSize, 0)
 })
 
+t.test('app.axioms.verify answers a cached token from the cache too', async t => {
+  const s = await rig(t, { tokenCache: 10 })
+  const token = s.idp.sign({ sub: 'u' })
+  const first = await s.app.axioms.verify(token)
+  t.equal(await s.app.axioms.verify(token), first, 'the same frozen claims')
+  t.match(s.app.axioms.stats(), { verified: 1, cacheHits: 1, refused: 0, tokenCacheSize: 1 }, 'one signature check')
+})
+
 t.test('an entry never outlives exp', async t => {
   const s = await rig(t, { tokenCache: 10 })
   // Two seconds of life, so a busy machine still verifies it once before it expires.

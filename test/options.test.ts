@@ -91,6 +91,10 @@ t.test('every validation names its option (resolveSettings)', async t => {
     [{ tokenMiddleware: 'true' }, /"tokenMiddleware" must be true or false/],
     [{ tokenCache: 1.5 }, /"tokenCache" must be an integer >= 0/],
     [{ tokenCache: -1 }, /"tokenCache"/],
+    [{ verifyBatch: -1 }, /"verifyBatch" must be an integer >= 0/],
+    [{ verifyBatch: 2.5 }, /"verifyBatch" must be an integer/],
+    [{ verifyBatch: '8' }, /"verifyBatch"/],
+    [{ verifyBatch: 1025 }, /"verifyBatch" must be at most 1024/],
     [{ protectedResourceMetadata: 'yes' }, /"protectedResourceMetadata" must be true, false or/],
     [{ protectedResourceMetadata: null }, /"protectedResourceMetadata"/],
     [{ protectedResourceMetadata: { resource: 'urn:x' } }, /"protectedResourceMetadata\.resource"/],
@@ -122,6 +126,7 @@ t.test('environment parse errors name the variable', async t => {
     [{ AXIOMS_SAFE_METHODS: '[1]' }, /"safeMethods" \(env AXIOMS_SAFE_METHODS\) must be a list/],
     [{ AXIOMS_JWKS_REFRESH_INTERVAL: '600', AXIOMS_JWKS_CACHE_TTL: '900' }, /"jwksCacheTtl" \(env AXIOMS_JWKS_CACHE_TTL\) must be at least twice/],
     [{ AXIOMS_TOKEN_CACHE: '1.5' }, /"tokenCache" \(env AXIOMS_TOKEN_CACHE\)/],
+    [{ AXIOMS_VERIFY_BATCH: '2000' }, /"verifyBatch" \(env AXIOMS_VERIFY_BATCH\) must be at most 1024/],
     [{ AXIOMS_REALM: 'caf\u00e9' }, /"realm" \(env AXIOMS_REALM\)/]
   ]
   for (const [env, pattern] of cases) {
@@ -151,7 +156,8 @@ t.test('every AXIOMS_* variable is read, in comma and JSON list forms', async t 
     AXIOMS_JWKS_TIMEOUT: '1500',
     AXIOMS_JWKS_MAX_BYTES: '4096',
     AXIOMS_REALM: 'my-api',
-    AXIOMS_TOKEN_CACHE: '100'
+    AXIOMS_TOKEN_CACHE: '100',
+    AXIOMS_VERIFY_BATCH: '0'
   }
   const s = resolveSettings({ env })
   t.same([...(s.issuers[0]?.audiences ?? [])], ['api-1', 'api-2'])
@@ -167,6 +173,7 @@ t.test('every AXIOMS_* variable is read, in comma and JSON list forms', async t 
   t.same(s.jwks, { refreshInterval: 60000, cacheTtl: 120000, prefetch: false, cooldown: 5000, timeout: 1500, maxBytes: 4096 })
   t.equal(s.realm, 'my-api')
   t.equal(s.tokenCache, 100)
+  t.equal(s.verifyBatch, 0)
   t.equal(s.rfc9068, false)
 
   const p = resolveSettings({ env: { AXIOMS_AUDIENCE: '["x"]', AXIOMS_DOMAIN: 'tenant.example.com', AXIOMS_PROFILE: 'rfc9068', AXIOMS_PRESET: 'keycloak', AXIOMS_JWKS_PREFETCH: 'TRUE' } })
@@ -196,6 +203,7 @@ t.test('defaults', async t => {
   t.equal(s.errorResponse, 'reply')
   t.equal(s.tokenMiddleware, false)
   t.equal(s.tokenCache, 0)
+  t.equal(s.verifyBatch, 16)
   t.equal(s.protectedResourceMetadata, undefined)
   t.same(s.openapi, { securitySchemeName: 'axioms' })
   t.same(s.audienceClaims, ['aud'])
@@ -264,6 +272,7 @@ t.test('explicit options win over the environment', async t => {
     AXIOMS_CLOCK_TOLERANCE: '100',
     AXIOMS_REALM: 'env-realm',
     AXIOMS_TOKEN_CACHE: '10',
+    AXIOMS_VERIFY_BATCH: '0',
     AXIOMS_SAFE_METHODS: 'GET',
     AXIOMS_PRESET: 'cognito',
     AXIOMS_JWKS_PREFETCH: 'false'
@@ -279,6 +288,7 @@ t.test('explicit options win over the environment', async t => {
     clockTolerance: 0,
     realm: 'opt-realm',
     tokenCache: 0,
+    verifyBatch: 4,
     safeMethods: ['OPTIONS'],
     preset: 'auth0',
     jwksPrefetch: true
@@ -290,6 +300,7 @@ t.test('explicit options win over the environment', async t => {
   t.same(s.claims.scopes, ['scope', 'https://opt-domain.example/claims/scopes'])
   t.equal(s.clockTolerance, 0, 'a falsy explicit value still wins')
   t.equal(s.tokenCache, 0)
+  t.equal(s.verifyBatch, 4)
   t.equal(s.realm, 'opt-realm')
   t.same([...s.safeMethods], ['OPTIONS'])
   t.same(s.audienceClaims, ['aud'], 'preset auth0 over AXIOMS_PRESET=cognito')
