@@ -1,4 +1,5 @@
 // Bench settings, from the environment. BENCH_QUICK=1 shortens everything for a smoke run.
+import { constants, createPublicKey, type JsonWebKey, type VerifyKeyObjectInput } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 
@@ -52,4 +53,12 @@ export interface Fixture {
   jwks: Record<BenchAlg, Record<string, unknown>>
   /** Distinct signed tokens by algorithm. */
   tokens: Record<BenchAlg, string[]>
+}
+
+/** crypto.verify's key input and hash for a bench algorithm, the key imported once from its JWK. */
+export function verifyKey (alg: BenchAlg, jwk: Record<string, unknown>): { key: VerifyKeyObjectInput, hash: string | null } {
+  const key: VerifyKeyObjectInput = { key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }) }
+  if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
+  if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
+  return { key, hash: alg === 'EdDSA' ? null : 'sha256' }
 }

@@ -1,21 +1,16 @@
 // The signature's own cost: crypto.verify per second on one core, per algorithm, over the same
 // distinct tokens as the uncached rows, with every input (key, bytes, signature) prepared up front.
-import { constants, createPublicKey, verify, type VerifyKeyObjectInput } from 'node:crypto'
+import { verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { ALGS, type BenchAlg, config, FIXTURE, type Fixture } from './config.js'
-
-const HASH: Record<BenchAlg, string | null> = { RS256: 'sha256', ES256: 'sha256', EdDSA: null }
+import { ALGS, type BenchAlg, config, FIXTURE, type Fixture, verifyKey } from './config.js'
 
 /** Verifications per second (wall clock) and CPU microseconds per verification. */
 function rate (alg: BenchAlg, fx: Fixture, seconds: number): { wall: number, cpuUs: number } {
-  const key: VerifyKeyObjectInput = { key: createPublicKey({ key: fx.jwks[alg] as import('node:crypto').JsonWebKey, format: 'jwk' }) }
-  if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
-  if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
+  const { key, hash } = verifyKey(alg, fx.jwks[alg])
   const inputs = fx.tokens[alg].map(t => {
     const dot = t.lastIndexOf('.')
     return { data: Buffer.from(t.slice(0, dot)), sig: Buffer.from(t.slice(dot + 1), 'base64url') }
   })
-  const hash = HASH[alg]
   const run = (ms: number): [number, number] => {
     const cpu = process.cpuUsage()
     let n = 0

@@ -1,11 +1,11 @@
 // CPU ns/op of the plugin's verification against the bare signature check, in one process:
 // `npx tsx bench/micro.ts` (BENCH_MICRO_MS per measurement, default 1500). For profiling the hot
 // path without HTTP in the way; run.ts is the benchmark of record.
-import { constants, createPublicKey, verify, type VerifyKeyObjectInput } from 'node:crypto'
+import { verify } from 'node:crypto'
 import Fastify from 'fastify'
 import axioms from '../index.js'
 import { createTestIssuer } from '../testing.js'
-import { ALGS, AUDIENCE, type BenchAlg } from './config.js'
+import { ALGS, AUDIENCE, type BenchAlg, verifyKey } from './config.js'
 
 const MS = Number(process.env.BENCH_MICRO_MS ?? 1500)
 const N = 2000
@@ -44,14 +44,11 @@ for (const alg of (ALGS as readonly BenchAlg[]).filter(a => only === undefined |
   const app = Fastify({ logger: false })
   await app.register(axioms, { issuer: idp.issuer, audience: AUDIENCE, algorithms: [alg], env: {} })
   await app.ready()
-  const key: VerifyKeyObjectInput = { key: createPublicKey({ key: (idp.keys.find(k => k.alg === alg) as { jwk: import('node:crypto').JsonWebKey }).jwk, format: 'jwk' }) }
-  if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
-  if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
+  const { key, hash } = verifyKey(alg, (idp.keys.find(k => k.alg === alg) as { jwk: Record<string, unknown> }).jwk)
   const inputs = tokens.map(t => {
     const dot = t.lastIndexOf('.')
     return { data: Buffer.from(t.slice(0, dot)), sig: Buffer.from(t.slice(dot + 1), 'base64url') }
   })
-  const hash = alg === 'EdDSA' ? null : 'sha256'
   const raw = process.env.BENCH_MICRO_SKIP_RAW === '1' ? 0 : await time(i => { const x = inputs[i % N] as { data: Buffer, sig: Buffer }; return verify(hash, x.data, key, x.sig) }, false)
   const plugin = await time(i => app.axioms.verify(tokens[i % N] as string), true)
   rows.push([alg, 'crypto.verify', raw], [alg, 'app.axioms.verify', plugin], [alg, 'overhead', plugin - raw])

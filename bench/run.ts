@@ -118,6 +118,7 @@ async function main (): Promise<void> {
     rows.push(await row('axioms-cached', 'RS256', 'axioms-fastify, tokenCache', tokens.RS256.slice(0, 1)))
     for (const alg of ALGS) {
       rows.push(await row('fastify-crypto-only', alg, 'Fastify + crypto.verify only', tokens[alg]))
+      rows.push(await row('fastify-crypto-batch', alg, 'Fastify + crypto.verify, batched', tokens[alg]))
       rows.push(await row('axioms', alg, 'axioms-fastify', tokens[alg]))
       for (const peer of PEERS) rows.push(await row(peer, alg, peer, tokens[alg]))
     }

@@ -2,17 +2,19 @@
 // Every server answers GET /private with the same small JSON body; only authentication differs.
 // Prints `READY <port>` once listening on 127.0.0.1 and closes cleanly on SIGTERM (so that
 // --cpu-prof can write its profile).
-import { constants, createPublicKey, type JsonWebKey, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
+import { verify as cryptoVerify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify'
 import axioms from '../index.js'
-import { type BenchAlg, FIXTURE, type Fixture, ROUTE } from './config.js'
+import { TurnBatch } from '../lib/batch.js'
+import { type BenchAlg, FIXTURE, type Fixture, ROUTE, verifyKey } from './config.js'
 
 export const SERVER_KINDS = [
   'fastify-bare',
   'fastify-crypto-only',
+  'fastify-crypto-batch',
   'axioms',
   'axioms-cached',
   'axioms-cold',
@@ -32,17 +34,32 @@ async function load<T> (name: string): Promise<T> {
   return (mod.default ?? mod) as T
 }
 
+/** Splits a token and checks its signature with a key imported once: nothing else. */
+function signatureCheck (alg: BenchAlg, fx: Fixture): (token: string) => boolean {
+  const { key, hash } = verifyKey(alg, fx.jwks[alg])
+  return token => {
+    const dot = token.lastIndexOf('.')
+    return cryptoVerify(hash, Buffer.from(token.slice(0, dot)), key, Buffer.from(token.slice(dot + 1), 'base64url'))
+  }
+}
+
 async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
   if (kind === 'fastify-bare') {
     app.get(ROUTE, async () => BODY)
+  } else if (kind === 'fastify-crypto-batch') {
+    // The floor with the plugin's batching (lib/batch.ts): signatures checked per event-loop
+    // turn, then the requests go on together.
+    const check = signatureCheck(alg, fx)
+    const batch = new TurnBatch<string, boolean>(16, check)
+    app.addHook('onRequest', (request, reply, done) => {
+      batch.push((request.headers.authorization ?? '').slice(7)).then(ok => { if (ok) done(); else reply.code(401).send() }, done)
+    })
+    app.get(ROUTE, async () => BODY)
   } else if (kind === 'fastify-crypto-only') {
     // Diagnostic floor: an onRequest hook that only splits the token and runs crypto.verify with
     // a key imported at startup; no JSON, no claim checks, no error handling worth the name.
-    const key: VerifyKeyObjectInput = { key: createPublicKey({ key: fx.jwks[alg] as JsonWebKey, format: 'jwk' }) }
-    if (alg === 'RS256') key.padding = constants.RSA_PKCS1_PADDING
-    if (alg === 'ES256') key.dsaEncoding = 'ieee-p1363'
-    const hash = alg === 'EdDSA' ? null : 'sha256'
+    const { key, hash } = verifyKey(alg, fx.jwks[alg])
     const spinUs = Number(process.env.BENCH_FLOOR_SPIN_US ?? 0)
     app.addHook('onRequest', async (request, reply) => {
       const token = (request.headers.authorization ?? '').slice(7)
