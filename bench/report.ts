@@ -117,6 +117,9 @@ export function floorNotes (r: Report): string[] {
     const vsPeer = alg === 'RS256' && fjj !== null && batched !== null ? `, ${ratio(batched / fjj)} fastify-jwt-jwks` : ''
     out.push(`${alg} floors (no work but the signature): inline ${ratio(inline === null ? null : inline / bd)}, batched ${ratio(batched === null ? null : batched / bd)} of the bound${vsPeer}.`)
   }
+  const batchedUs = rpsOf(r, 'axioms', 'RS256')
+  const inlineUs = rpsOf(r, 'axioms-inline', 'RS256')
+  if (batchedUs !== null && inlineUs !== null) out.push(`axioms-fastify RS256, verifyBatch 16 (default) ÷ verifyBatch 0: ${ratio(batchedUs / inlineUs)}.`)
   return out
 }
 
@@ -127,6 +130,7 @@ function mdTable (head: string[], rows: string[][]): string {
 
 const LABELS: Record<string, string> = {
   axioms: '**axioms-fastify**, uncached',
+  'axioms-inline': 'axioms-fastify, uncached, `verifyBatch: 0`',
   'fastify-crypto-only': 'floor: Fastify + crypto.verify, inline',
   'fastify-crypto-batch': 'floor: Fastify + crypto.verify, batched'
 }
@@ -153,7 +157,7 @@ function mainTable (r: Report): { head: string[], rows: string[][] } {
     const cb = cpuBound(r, alg)
     rows.push(['crypto.verify alone (1 core)', alg, int(r.verify[alg].wall), '', '', '', us(r.verify[alg].cpuUs), '', '', `signature cost; ${int(r.verifyIdle[alg].wall)}/s with the load core idle`])
     rows.push(['bound 1/(1/bare + 1/verify)', alg, int(bd), '', '1.00×', ratio(bd / b), us(cb), '1.00×', '', ''])
-    for (const kind of ['fastify-crypto-only', 'fastify-crypto-batch', 'axioms', ...PEERS]) {
+    for (const kind of ['fastify-crypto-only', 'fastify-crypto-batch', 'axioms', 'axioms-inline', ...PEERS]) {
       const row = rowOf(r, kind, alg)
       if (row === undefined) continue
       plain(LABELS[kind] ?? kind, alg, row, ratio(row.rps === null ? null : row.rps / bd), ratio(cpuRatio(cb, row.cpuUs)))
@@ -244,6 +248,7 @@ export function svg (r: Report): string {
     bound: '#cfd8dc',
     'axioms-cached': '#1b5e20',
     axioms: '#2e7d32',
+    'axioms-inline': '#81c784',
     'fastify-jwt-jwks': '#ef6c00',
     'fastify-jwt+get-jwks': '#6a1b9a',
     'express-oauth2-jwt-bearer': '#1565c0'
@@ -266,6 +271,7 @@ export function svg (r: Report): string {
         { label: 'floor: crypto.verify, inline', value: rpsOf(r, 'fastify-crypto-only', alg), color: COLORS.bound as string },
         { label: 'floor: crypto.verify, batched', value: rpsOf(r, 'fastify-crypto-batch', alg), color: COLORS.bound as string },
         { label: 'axioms-fastify', value: rpsOf(r, 'axioms', alg), color: COLORS.axioms as string },
+        ...(alg === 'RS256' ? [{ label: 'axioms-fastify, verifyBatch: 0', value: rpsOf(r, 'axioms-inline', alg), color: COLORS['axioms-inline'] as string }] : []),
         ...PEERS.map(p => ({ label: p, value: rpsOf(r, p, alg), color: COLORS[p] as string }))
       ]
     })

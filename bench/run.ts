@@ -120,6 +120,7 @@ async function main (): Promise<void> {
       rows.push(await row('fastify-crypto-only', alg, 'Fastify + crypto.verify only', tokens[alg]))
       rows.push(await row('fastify-crypto-batch', alg, 'Fastify + crypto.verify, batched', tokens[alg]))
       rows.push(await row('axioms', alg, 'axioms-fastify', tokens[alg]))
+      if (alg === 'RS256') rows.push(await row('axioms-inline', alg, 'axioms-fastify, verifyBatch 0', tokens[alg]))
       for (const peer of PEERS) rows.push(await row(peer, alg, peer, tokens[alg]))
     }
 

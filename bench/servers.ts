@@ -16,6 +16,7 @@ export const SERVER_KINDS = [
   'fastify-crypto-only',
   'fastify-crypto-batch',
   'axioms',
+  'axioms-inline',
   'axioms-cached',
   'axioms-cold',
   'fastify-jwt-jwks',
@@ -77,12 +78,14 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
       if (!cryptoVerify(hash, data, key, signature)) return reply.code(401).send()
     })
     app.get(ROUTE, async () => BODY)
-  } else if (kind === 'axioms' || kind === 'axioms-cached' || kind === 'axioms-cold') {
+  } else if (kind === 'axioms' || kind === 'axioms-inline' || kind === 'axioms-cached' || kind === 'axioms-cold') {
     await app.register(axioms, {
       issuer: fx.issuer,
       audience: fx.audience,
       algorithms: [alg],
       tokenCache: kind === 'axioms-cached' ? 1000 : 0,
+      // axioms-inline: the plugin without batching, to show what batching buys in the same run.
+      ...(kind === 'axioms-inline' ? { verifyBatch: 0 } : {}),
       jwksPrefetch: kind !== 'axioms-cold',
       // The cold burst points the plugin at a deliberately slow JWKS endpoint (checks.ts).
       ...(kind === 'axioms-cold' && process.env.BENCH_JWKS_URI !== undefined ? { jwksUri: process.env.BENCH_JWKS_URI } : {}),

@@ -3,7 +3,7 @@
 // their responses are written in a burst. Why: on virtual machines, a write that wakes a sleeping
 // peer on the same host (a sidecar proxy, a load balancer, a load generator) stalls the writer on
 // an inter-processor interrupt, about 15 µs per wake-up on this project's machines (perf,
-// bench/README.md); a burst pays it about once. Measured: +40 % RS256 requests/s.
+// bench/README.md); a burst pays it about once (the bench measures both ways).
 
 interface Pending<I, O> {
   input: I

@@ -30,6 +30,7 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', domain: 'tenant.example.com' })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: ['a', 'b'], issuers: [{ issuer: 'https://a.example', audience: 'x' }], preset: { name: 'keycloak', clientId: 'c' } })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', protectedResourceMetadata: { resource: 'https://api.example.com' }, openapi: { securitySchemeName: 'bearer' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', tokenCache: 1000, verifyBatch: 0 })).type.not.toRaiseError()
 })
 
 test('wrong option types do not compile', () => {
@@ -37,6 +38,7 @@ test('wrong option types do not compile', () => {
   expect(app.register(axioms, { audience: 'api', algorithms: ['none'] })).type.toRaiseError()
   expect(app.register(axioms, { audience: 1 })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', errorResponse: 'x' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', verifyBatch: '16' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', preset: 'google' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuers: [{ jwksUri: 'https://a.example/keys' }] })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', jwksTimeout: '5s' })).type.toRaiseError()
