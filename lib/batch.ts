@@ -2,11 +2,15 @@
 // requests read in one poll) are processed together, then their callers continue together, so
 // their responses are written in a burst. Why: on virtual machines, a write that wakes a sleeping
 // peer on the same host (a sidecar proxy, a load balancer, a load generator) stalls the writer on
-// an inter-processor interrupt, about 15 µs per wake-up on this project's machines (perf,
+// an inter-processor interrupt, about 16 µs per wake-up on this project's machines (perf,
 // bench/README.md); a burst pays it about once (the bench measures both ways).
+import { AsyncResource } from 'node:async_hooks'
 
 interface Pending<I, O> {
   input: I
+  // Each item runs in its pusher's async context, not in whichever context scheduled the flush:
+  // AsyncLocalStorage stores (request context, tracing) and diagnostics see the right request.
+  context: AsyncResource
   resolve: (value: O | Promise<O>) => void
   reject: (reason: unknown) => void
 }
@@ -30,7 +34,7 @@ export class TurnBatch<I, O> {
   /** Resolves with work(input), run in this turn's check phase or when the batch is full. */
   push (input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject })
+      this.queue.push({ input, context: new AsyncResource('axioms-fastify.verify'), resolve, reject })
       if (this.queue.length >= this.max) {
         this.flush()
       } else if (!this.scheduled) {
@@ -46,7 +50,7 @@ export class TurnBatch<I, O> {
     // Every item is processed before any caller resumes (callers resume in microtasks).
     for (const item of items) {
       try {
-        item.resolve(this.work(item.input))
+        item.resolve(item.context.runInAsyncScope(this.work, null, item.input))
       } catch (err) {
         item.reject(err)
       }

@@ -1,6 +1,7 @@
 // verifyBatch: the signature checks of one event-loop turn run together in the check phase, then
 // their requests go on together. Batching changes when a token is checked, never the answer.
 import t, { type Test } from 'tap'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
@@ -73,8 +74,9 @@ async function rig (t: Test, options: AxiomsOptions = {}): Promise<Rig> {
   })
   app.get('/p', { config: { axioms: {} } }, async request => {
     const claims = request.authJwt
-    events.push(`handler ${claims === null || claims === false ? '-' : String(claims.sub)}`)
-    return { ok: true }
+    const sub = claims === null || claims === false ? '-' : String(claims.sub)
+    events.push(`handler ${sub}`)
+    return { sub }
   })
   await app.ready()
   const onVerify = (m: unknown): void => {
@@ -146,11 +148,40 @@ t.test('a burst over a real socket: every answer right, every handler once', asy
   const all = good.flatMap((token, i) => i < bad.length ? [token, bad[i] as string] : [token])
   const res = await Promise.all(all.map(async token => {
     const r = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) })
-    return [token, r.status] as const
+    return [token, r.status, await r.json() as { sub?: string }] as const
   }))
-  for (const [token, status] of res) t.equal(status, good.includes(token) ? 200 : 401)
+  for (const [token, status, body] of res) {
+    const i = good.indexOf(token)
+    t.equal(status, i === -1 ? 401 : 200)
+    // Each request got its own token's claims.
+    if (i !== -1) t.equal(body.sub, `u${i}`)
+  }
   const handled = s.events.filter(e => e.startsWith('handler')).sort()
   t.same(handled, good.map((_, i) => `handler u${i}`).sort(), 'each good token reached the handler once')
+})
+
+t.test('each token is checked in its own request\'s async context', async t => {
+  for (const verifyBatch of [16, 2]) {
+    const als = new AsyncLocalStorage<string>()
+    const idp = await createTestIssuer()
+    t.teardown(() => idp.close())
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, verifyBatch })
+    // Each request runs its hooks inside a store naming its own token (as request-context plugins do).
+    app.addHook('onRequest', (request, _reply, done) => { als.run(String(request.headers['x-id']), done) })
+    app.get('/p', { config: { axioms: {} } }, async () => ({ ok: true }))
+    await app.ready()
+    const seen: Array<[string | undefined, unknown]> = []
+    const onVerify = (m: unknown): void => { seen.push([als.getStore(), (m as { jti?: string }).jti]) }
+    subscribe(VERIFY_CHANNEL, onVerify)
+    t.teardown(() => unsubscribe(VERIFY_CHANNEL, onVerify))
+    const ids = ['a', 'b', 'c', 'd', 'e']
+    const res = await Promise.all(ids.map(async id => app.inject({ url: '/p', headers: { authorization: `Bearer ${idp.sign({ jti: id })}`, 'x-id': id } })))
+    unsubscribe(VERIFY_CHANNEL, onVerify)
+    t.same(res.map(r => r.statusCode), [200, 200, 200, 200, 200])
+    t.same(seen, ids.map(id => [id, id]), `verifyBatch ${verifyBatch}: each verification saw its own request's store`)
+  }
 })
 
 t.test('app.axioms.verify is not batched', async t => {
