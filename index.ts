@@ -24,7 +24,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   const auth: Auth = {
     settings,
     verifier,
-    batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token, true)) : undefined,
+    batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token)) : undefined,
     challenge: { realm: settings.realm },
     ruleOf,
     resourceMetadata: metadata?.urlFor

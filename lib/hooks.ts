@@ -118,15 +118,15 @@ async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenCla
     if ((err as AxiomsError).reason === 'missing_header') return null
     throw err
   }
-  let claims = auth.verifier.cached(token)
-  if (claims === undefined) {
-    if (auth.batch !== undefined) {
-      claims = await auth.batch.push(token)
-    } else {
-      // check() answers synchronously when the key is at hand: one promise hop fewer.
-      const got = auth.verifier.check(token, true)
-      claims = got instanceof Promise ? await got : got
-    }
+  let claims: AccessTokenClaims
+  if (auth.batch === undefined) {
+    // check() answers synchronously when the token is cached or its key at hand: one promise hop fewer.
+    const got = auth.verifier.check(token)
+    claims = got instanceof Promise ? await got : got
+  } else {
+    // A cached token does not wait for the batch (whose check() looks again: an earlier token
+    // of the same batch may have cached it meanwhile).
+    claims = auth.verifier.cached(token) ?? await auth.batch.push(token)
   }
   request.authJwt = claims
   return claims

@@ -121,14 +121,12 @@ export class Verifier {
    * verify() without a promise when none is needed: the claims, synchronously, when the token is
    * cached or its key is at hand; a promise only while the key set is being fetched. Throws (or
    * rejects with) AxiomsError. The hooks use it to save promise hops on every request.
-   * `cacheChecked`: the caller has just asked cached() for this token.
    */
-  check (token: string, cacheChecked = false): AccessTokenClaims | Promise<AccessTokenClaims> {
+  check (token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
     // app.axioms.verify gets any value; HTTP tokens were already bounded by extractToken.
     if (typeof token !== 'string' || token === '') throw this.refuse(new AxiomsError('malformed'), undefined, undefined, undefined)
     if (token.length > MAX_TOKEN_BYTES) throw this.refuse(new AxiomsError('token_too_large'), undefined, undefined, undefined)
-    // The hooks ask cached() first, and say so: no second lookup on a miss.
-    const hit = cacheChecked ? undefined : this.cached(token)
+    const hit = this.cached(token)
     if (hit !== undefined) return hit
     let kid: string | undefined
     let jti: string | undefined
