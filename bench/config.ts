@@ -55,6 +55,12 @@ export interface Fixture {
   tokens: Record<BenchAlg, string[]>
 }
 
+/** A compact JWS as crypto.verify takes it: the signed bytes and the decoded signature. */
+export function splitSigned (token: string): { data: Buffer, sig: Buffer } {
+  const dot = token.lastIndexOf('.')
+  return { data: Buffer.from(token.slice(0, dot)), sig: Buffer.from(token.slice(dot + 1), 'base64url') }
+}
+
 /** crypto.verify's key input and hash for a bench algorithm, the key imported once from its JWK. */
 export function verifyKey (alg: BenchAlg, jwk: Record<string, unknown>): { key: VerifyKeyObjectInput, hash: string | null } {
   const key: VerifyKeyObjectInput = { key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }) }

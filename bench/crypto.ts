@@ -2,15 +2,12 @@
 // distinct tokens as the uncached rows, with every input (key, bytes, signature) prepared up front.
 import { verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { ALGS, type BenchAlg, config, FIXTURE, type Fixture, verifyKey } from './config.js'
+import { ALGS, type BenchAlg, config, FIXTURE, type Fixture, splitSigned, verifyKey } from './config.js'
 
 /** Verifications per second (wall clock) and CPU microseconds per verification. */
 function rate (alg: BenchAlg, fx: Fixture, seconds: number): { wall: number, cpuUs: number } {
   const { key, hash } = verifyKey(alg, fx.jwks[alg])
-  const inputs = fx.tokens[alg].map(t => {
-    const dot = t.lastIndexOf('.')
-    return { data: Buffer.from(t.slice(0, dot)), sig: Buffer.from(t.slice(dot + 1), 'base64url') }
-  })
+  const inputs = fx.tokens[alg].map(splitSigned)
   const run = (ms: number): [number, number] => {
     const cpu = process.cpuUsage()
     let n = 0

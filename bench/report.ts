@@ -5,6 +5,7 @@ import type { BurstResult, MemoryResult } from './checks.js'
 export interface Row {
   /** Server kind (servers.ts). */
   kind: string
+  /** Its name in the tables (markdown). */
   label: string
   alg: BenchAlg | null
   rps: number | null
@@ -128,30 +129,23 @@ function mdTable (head: string[], rows: string[][]): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n')
 }
 
-const LABELS: Record<string, string> = {
-  axioms: '**axioms-fastify**, uncached',
-  'axioms-inline': 'axioms-fastify, uncached, `verifyBatch: 0`',
-  'fastify-crypto-only': 'floor: Fastify + crypto.verify, inline',
-  'fastify-crypto-batch': 'floor: Fastify + crypto.verify, batched'
-}
-
 function mainTable (r: Report): { head: string[], rows: string[][] } {
   const head = ['Server', 'alg', 'req/s', 'p99 ms', 'vs bound', 'vs bare Fastify', 'CPU µs/req', 'vs bound (CPU)', 'core busy', 'note']
   const rows: string[][] = []
   const b = bare(r)
   const bareCpu = cpuOf(r, 'fastify-bare', null)
   const us = (n: number | null): string => n === null ? '' : n.toFixed(1)
-  const plain = (label: string, alg: string, row: Row | undefined, vsBound: string, vsBoundCpu: string): void => {
+  const plain = (alg: string, row: Row | undefined, vsBound: string, vsBoundCpu: string): void => {
     if (row === undefined) return
     // Below ~90 %, the server was waiting for requests: the load generator (or a neighbour) set the pace.
     const busy = row.rps === null || row.cpuUs === null ? '' : `${Math.round(row.rps * row.cpuUs / 1e4)}%`
-    rows.push([label, alg, row.rps === null ? 'n/a' : int(row.rps), row.p99 === null ? '' : String(row.p99), vsBound,
+    rows.push([row.label, alg, row.rps === null ? 'n/a' : int(row.rps), row.p99 === null ? '' : String(row.p99), vsBound,
       ratio(row.rps === null ? null : row.rps / b), us(row.cpuUs), vsBoundCpu, busy, row.note ?? ''])
   }
-  plain('bare Fastify (ceiling)', '—', rowOf(r, 'fastify-bare', null), '', '')
-  plain('bare Express', '—', rowOf(r, 'express-bare', null), '', '')
+  plain('—', rowOf(r, 'fastify-bare', null), '', '')
+  plain('—', rowOf(r, 'express-bare', null), '', '')
   const cached = rowOf(r, 'axioms-cached', 'RS256')
-  plain('**axioms-fastify**, tokenCache hit', 'RS256', cached, '', cached === undefined ? '' : `${ratio(cpuRatio(bareCpu, cached.cpuUs))} of bare`)
+  plain('RS256', cached, '', cached === undefined ? '' : `${ratio(cpuRatio(bareCpu, cached.cpuUs))} of bare`)
   for (const alg of ALGS) {
     const bd = bound(r, alg)
     const cb = cpuBound(r, alg)
@@ -160,7 +154,7 @@ function mainTable (r: Report): { head: string[], rows: string[][] } {
     for (const kind of ['fastify-crypto-only', 'fastify-crypto-batch', 'axioms', 'axioms-inline', ...PEERS]) {
       const row = rowOf(r, kind, alg)
       if (row === undefined) continue
-      plain(LABELS[kind] ?? kind, alg, row, ratio(row.rps === null ? null : row.rps / bd), ratio(cpuRatio(cb, row.cpuUs)))
+      plain(alg, row, ratio(row.rps === null ? null : row.rps / bd), ratio(cpuRatio(cb, row.cpuUs)))
     }
   }
   return { head, rows }

@@ -9,7 +9,8 @@ import type { Server } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify'
 import axioms from '../index.js'
 import { TurnBatch } from '../lib/batch.js'
-import { type BenchAlg, FIXTURE, type Fixture, ROUTE, verifyKey } from './config.js'
+import { DEFAULT_VERIFY_BATCH } from '../lib/options.js'
+import { type BenchAlg, FIXTURE, type Fixture, ROUTE, splitSigned, verifyKey } from './config.js'
 
 export const SERVER_KINDS = [
   'fastify-bare',
@@ -39,8 +40,8 @@ async function load<T> (name: string): Promise<T> {
 function signatureCheck (alg: BenchAlg, fx: Fixture): (token: string) => boolean {
   const { key, hash } = verifyKey(alg, fx.jwks[alg])
   return token => {
-    const dot = token.lastIndexOf('.')
-    return cryptoVerify(hash, Buffer.from(token.slice(0, dot)), key, Buffer.from(token.slice(dot + 1), 'base64url'))
+    const { data, sig } = splitSigned(token)
+    return cryptoVerify(hash, data, key, sig)
   }
 }
 
@@ -52,7 +53,7 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
     // The floor with the plugin's batching (lib/batch.ts): signatures checked per event-loop
     // turn, then the requests go on together.
     const check = signatureCheck(alg, fx)
-    const batch = new TurnBatch<string, boolean>(16, check)
+    const batch = new TurnBatch<string, boolean>(DEFAULT_VERIFY_BATCH, check)
     app.addHook('onRequest', (request, reply, done) => {
       batch.push((request.headers.authorization ?? '').slice(7)).then(ok => { if (ok) done(); else reply.code(401).send() }, done)
     })
@@ -63,10 +64,7 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
     const { key, hash } = verifyKey(alg, fx.jwks[alg])
     const spinUs = Number(process.env.BENCH_FLOOR_SPIN_US ?? 0)
     app.addHook('onRequest', async (request, reply) => {
-      const token = (request.headers.authorization ?? '').slice(7)
-      const dot = token.lastIndexOf('.')
-      const data = Buffer.from(token.slice(0, dot))
-      const signature = Buffer.from(token.slice(dot + 1), 'base64url')
+      const { data, sig } = splitSigned((request.headers.authorization ?? '').slice(7))
       // BENCH_FLOOR_NO_VERIFY=1 (diagnostic): everything but the signature check.
       if (process.env.BENCH_FLOOR_NO_VERIFY === '1') return
       // BENCH_FLOOR_SPIN_US=n (diagnostic): burn n µs of plain JS instead of the signature check.
@@ -75,7 +73,7 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
         while (performance.now() < end);
         return
       }
-      if (!cryptoVerify(hash, data, key, signature)) return reply.code(401).send()
+      if (!cryptoVerify(hash, data, key, sig)) return reply.code(401).send()
     })
     app.get(ROUTE, async () => BODY)
   } else if (kind === 'axioms' || kind === 'axioms-inline' || kind === 'axioms-cached' || kind === 'axioms-cold') {

@@ -237,6 +237,9 @@ function presetOf (value: unknown, env: string | undefined): PresetOptions | und
   return obj as PresetOptions
 }
 
+/** verifyBatch when not set: a burst's first response waits for at most 15 other signature checks. */
+export const DEFAULT_VERIFY_BATCH = 16
+
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
@@ -392,7 +395,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   const tokenMiddleware = booleanOf({ value: input.tokenMiddleware, env: undefined }, 'tokenMiddleware', false)
   const tokenCache = numberIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0, true)
   const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
-  const verifyBatch = numberIn(batchSrc, 'verifyBatch', 16, 0, true)
+  const verifyBatch = numberIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0, true)
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
 
