@@ -8,10 +8,28 @@ import { createTestIssuer, type TestIssuer } from '../testing.js'
 export interface Fixture { app: FastifyInstance, idp: TestIssuer }
 
 export async function appWithIssuer (t: Test, options: AxiomsOptions = {}): Promise<Fixture> {
+  const idp = await testIssuer(t)
+  const app = await appWith(t, { issuer: idp.issuer, ...options })
+  return { app, idp }
+}
+
+/** The same with two issuers, both trusted through `issuers`. */
+export async function appWithTwoIssuers (t: Test, options: AxiomsOptions = {}): Promise<{ app: FastifyInstance, a: TestIssuer, b: TestIssuer }> {
+  const a = await testIssuer(t)
+  const b = await testIssuer(t)
+  const app = await appWith(t, { issuers: [{ issuer: a.issuer }, { issuer: b.issuer }], ...options })
+  return { app, a, b }
+}
+
+async function testIssuer (t: Test): Promise<TestIssuer> {
   const idp = await createTestIssuer()
   t.teardown(() => idp.close())
+  return idp
+}
+
+async function appWith (t: Test, options: AxiomsOptions): Promise<FastifyInstance> {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, ...options })
-  return { app, idp }
+  await app.register(axioms, { audience: 'your-api-audience', env: {}, ...options })
+  return app
 }

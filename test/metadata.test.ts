@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyError, type FastifyReply } from 'fastify'
 import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { appWithTwoIssuers } from './fixture.js'
 
 async function setup (t: Test, extra: Partial<AxiomsOptions>, fastifyOpts: Record<string, unknown> = {}): Promise<{ app: ReturnType<typeof Fastify>, idp: TestIssuer, calls: { n: number } }> {
   const idp = await createTestIssuer()
@@ -90,13 +91,7 @@ t.test('configured resource, scopes and authorization servers (RFC 9728 §3.1 pa
 })
 
 t.test('several issuers are the authorization servers; no route scopes: no scopes_supported', async t => {
-  const a = await createTestIssuer()
-  const b = await createTestIssuer()
-  t.teardown(() => a.close())
-  t.teardown(() => b.close())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'api', issuers: [{ issuer: a.issuer }, { issuer: b.issuer }], env: {}, protectedResourceMetadata: { resource: 'https://api.example.com' } })
+  const { app, a, b } = await appWithTwoIssuers(t, { audience: 'api', protectedResourceMetadata: { resource: 'https://api.example.com' } })
   app.get('/x', { config: { axioms: { roles: ['r'] } } }, async () => ({}))
   const res = await app.inject({ url: '/.well-known/oauth-protected-resource' })
   t.same(res.json(), { resource: 'https://api.example.com', authorization_servers: [a.issuer, b.issuer], bearer_methods_supported: ['header'] })

@@ -1,16 +1,9 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import axioms, { type AxiomsStats } from '../index.js'
-import { createTestIssuer } from '../testing.js'
+import type { AxiomsStats } from '../index.js'
+import { appWithTwoIssuers } from './fixture.js'
 
 t.test('app.axioms.stats(): counters and per-issuer key state, for a health route', async t => {
-  const a = await createTestIssuer()
-  const b = await createTestIssuer()
-  t.teardown(() => a.close())
-  t.teardown(() => b.close())
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuers: [{ issuer: a.issuer }, { issuer: b.issuer }], env: {}, jwksPrefetch: false, tokenCache: 10, jwksCooldown: 3600 })
+  const { app, a, b } = await appWithTwoIssuers(t, { jwksPrefetch: false, tokenCache: 10, jwksCooldown: 3600 })
   app.get('/p', { config: { axioms: { scopes: ['read'] } } }, async () => ({ ok: true }))
   app.get('/health', async () => app.axioms.stats())
 
