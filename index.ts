@@ -77,7 +77,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
 export const axioms = fp(axiomsPlugin, { name: 'axioms-fastify', fastify: '5.x' })
 export default axioms
 
-export { AxiomsError } from './lib/errors.js'
+export { AxiomsError, isAxiomsError } from './lib/errors.js'
 export type { ErrorCode, Reason } from './lib/errors.js'
 export { getTokenScopes, getTokenRoles, getTokenPermissions } from './lib/claims.js'
 export type { ClaimName, Requirement } from './lib/claims.js'

@@ -1,5 +1,5 @@
-// SPEC §6 is the only source of codes and descriptions: nothing from the token, the identity
-// provider or a library is ever echoed, so every description below is a fixed string.
+// The one table of codes and descriptions: nothing from the token, the identity provider or a
+// library is ever echoed, so every description below is a fixed string.
 
 export type ErrorCode =
   | 'invalid_token'
@@ -80,11 +80,17 @@ export interface ChallengeContext {
   resourceMetadata?: string | undefined
 }
 
+// The ESM and CommonJS builds each have their own class: a process that loads both (a CommonJS
+// test runner next to ESM code) still recognises either one's errors by this brand.
+const kBrand = Symbol.for('axioms-fastify.AxiomsError')
+
 /**
  * The one error type of the plugin. `statusCode` and `headers` follow Fastify's conventions, so
  * an app's own error handler (errorResponse: 'throw') can render it as it likes.
  */
 export class AxiomsError extends Error {
+  /** `AXIOMS_` + the reason in upper case (`AXIOMS_EXPIRED`): stable, and the same in both builds. */
+  readonly code: string
   readonly statusCode: number
   readonly error: ErrorCode
   readonly error_description: string
@@ -103,6 +109,7 @@ export class AxiomsError extends Error {
     // 'throw') never prints the plugin's internals next to a 401.
     this.stack = `AxiomsError: ${row.description}`
     this.reason = reason
+    this.code = `AXIOMS_${reason.toUpperCase()}`
     this.statusCode = row.status
     this.error = row.error
     this.error_description = row.description
@@ -111,10 +118,22 @@ export class AxiomsError extends Error {
     this.retryAfter = undefined
   }
 
+  /** True for an AxiomsError of either build (ESM or CommonJS), so `instanceof` works across both. */
+  static override [Symbol.hasInstance] (value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kBrand] === true
+  }
+
   /** The response body, in the family's shape. */
   toJSON (): { error: ErrorCode, error_description: string } {
     return { error: this.error, error_description: this.error_description }
   }
+}
+
+Object.defineProperty(AxiomsError.prototype, kBrand, { value: true })
+
+/** Whether a value is an AxiomsError of either build (the same test as `instanceof AxiomsError`). */
+export function isAxiomsError (value: unknown): value is AxiomsError {
+  return value instanceof AxiomsError
 }
 
 /** Internal marker: verification failed before any header context (realm, scope) was known. */

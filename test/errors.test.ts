@@ -2,7 +2,7 @@
 // status and challenge headers, and the route handler never runs. Also the challenge builder.
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
+import axioms, { AxiomsError, isAxiomsError, type AxiomsOptions } from '../index.js'
 import { fail, responseHeaders, RETRY_AFTER_SECONDS, ROWS, toResponseError, type Reason } from '../lib/errors.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
@@ -163,4 +163,19 @@ t.test('challenge builder and error rows', async t => {
     t.same([e.statusCode, e.error, e.error_description], [status, code, description], reason)
   }
   t.ok(Object.isFrozen(ROWS))
+})
+
+t.test('AxiomsError has a stable code and is recognised across builds by its brand', async t => {
+  const err = new AxiomsError('expired')
+  t.equal(err.code, 'AXIOMS_EXPIRED')
+  t.equal(new AxiomsError('insufficient').code, 'AXIOMS_INSUFFICIENT')
+  t.ok(isAxiomsError(err))
+  // What the other build's class produces: a different prototype chain, the same registered brand.
+  const foreign = Object.create(Object.defineProperty({}, Symbol.for('axioms-fastify.AxiomsError'), { value: true })) as unknown
+  t.ok(foreign instanceof AxiomsError, 'an object carrying the brand is an AxiomsError')
+  t.ok(isAxiomsError(foreign))
+  for (const other of [new Error('x'), { code: 'AXIOMS_EXPIRED' }, null, undefined, 'AXIOMS_EXPIRED', 1]) {
+    t.notOk(other instanceof AxiomsError, `not an AxiomsError: ${String(other)}`)
+    t.notOk(isAxiomsError(other))
+  }
 })
