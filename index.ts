@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import './lib/augment.js'
 import { type Auth, checkObjectOwnership, hasValidAccessToken, kAuth, requirementHook, tokenMiddleware } from './lib/hooks.js'
-import { type AxiomsOptions, resolveSettings } from './lib/options.js'
+import { type AxiomsOptions, resolveSettings } from './lib/options/index.js'
 import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.js'
@@ -13,6 +13,7 @@ import { redactRequestLogs } from './lib/redact.js'
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
   const settings = resolveSettings(options)
   const log = fastify.log
+  if (settings.foreignOptions.length > 0) log.debug({ ignored: settings.foreignOptions }, 'axioms: options that are not axioms-fastify\'s were ignored')
   // Fastify logs the request before any hook: keep Authorization and ?access_token out of it.
   redactRequestLogs(log)
   const verifier = new Verifier(settings, {
@@ -81,7 +82,7 @@ export { AxiomsError, isAxiomsError } from './lib/errors.js'
 export type { ErrorCode, Reason } from './lib/errors.js'
 export { getTokenScopes, getTokenRoles, getTokenPermissions } from './lib/claims.js'
 export type { ClaimName, Requirement } from './lib/claims.js'
-export type { Algorithm, AxiomsOptions, IssuerOptions, RouteDeclaration, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options.js'
+export type { Algorithm, AxiomsOptions, IssuerOptions, RouteDeclaration, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options/index.js'
 export type { PresetName, PresetOptions } from './lib/presets.js'
 export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './lib/hooks.js'
 export type { AccessTokenClaims } from './lib/verify.js'

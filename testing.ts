@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import type { Algorithm } from './lib/options.js'
+import type { Algorithm } from './lib/options/index.js'
 
 export type { Algorithm }
 

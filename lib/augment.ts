@@ -3,7 +3,7 @@ import type { Requirement } from './claims.js'
 import type { Reason } from './errors.js'
 import type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './hooks.js'
 import type { KeyStoreStats } from './keys.js'
-import type { RouteDeclaration } from './options.js'
+import type { RouteDeclaration } from './options/index.js'
 import type { AccessTokenClaims } from './verify.js'
 
 export interface AxiomsStats {

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { countAuthorization, extractToken } from './bearer.js'
 import { CLAIM_KINDS, type ClaimKind, claimValues, type CompiledRequirement, compileRequirement, type Requirement, satisfies } from './claims.js'
 import { AxiomsError, type ChallengeContext, toResponseError } from './errors.js'
-import { ConfigError, type Settings, safeMethodSet } from './options.js'
+import { ConfigError, type Settings, safeMethodSet } from './options/index.js'
 import type { TurnBatch } from './batch.js'
 import type { AccessTokenClaims, Verifier } from './verify.js'
 

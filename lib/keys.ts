@@ -5,7 +5,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { AxiomsError } from './errors.js'
 import { FetchError, fetchJson } from './fetch.js'
 import { type JwksEvent, jwksChannel, type JwksMessage } from './observe.js'
-import type { IssuerSettings, JwksSettings } from './options.js'
+import type { IssuerSettings, JwksSettings } from './options/index.js'
 
 const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 const CURVE_ALGS: Record<string, string[]> = {

@@ -6,7 +6,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { CLAIM_KINDS, type CompiledRequirement } from './claims.js'
 import type { CompiledRule } from './hooks.js'
-import type { Settings } from './options.js'
+import type { Settings } from './options/index.js'
 
 export type OpenApiRequirement = { any: string[] } | { all: string[] }
 

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
 import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule, misconfigured } from './hooks.js'
 import { annotateRoute, describeRules } from './openapi.js'
-import { ConfigError } from './options.js'
+import { ConfigError } from './options/index.js'
 
 export interface RouteRegistry {
   /** Compile cache: declaration object (by identity) -> compiled rule. */

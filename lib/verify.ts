@@ -6,7 +6,7 @@ import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } fr
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { isNonEmptyString, type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
-import type { Algorithm, IssuerSettings, Settings } from './options.js'
+import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
 import { TokenCache } from './cache.js'
 

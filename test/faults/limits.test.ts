@@ -6,7 +6,7 @@ import { INVALID, is503, issuer, rig } from '../jwks-helpers.js'
 
 t.test('a hanging JWKS host times out after jwksTimeout: the request answers 503', async t => {
   const idp = await issuer(t)
-  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: 300, jwksPrefetch: false }, idp)
+  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: '300ms', jwksPrefetch: false }, idp)
   idp.setMode('hang')
   const pending = Promise.all([s.call(idp.sign({})), s.call(idp.sign({}))])
   const [a, b] = await pending
@@ -18,7 +18,7 @@ t.test('a hanging JWKS host times out after jwksTimeout: the request answers 503
 })
 
 t.test('a hanging discovery document times out too', async t => {
-  const s = await rig(t, { jwksTimeout: 300, jwksPrefetch: false })
+  const s = await rig(t, { jwksTimeout: '300ms', jwksPrefetch: false })
   s.idp.setMode('hang')
   is503(t, await s.call(s.idp.sign({})))
   t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'timeout')
@@ -26,7 +26,7 @@ t.test('a hanging discovery document times out too', async t => {
 
 t.test('a trickled body (one byte per 100 ms) is cut by the same deadline', async t => {
   const idp = await issuer(t)
-  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: 300, jwksPrefetch: false }, idp)
+  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: '300ms', jwksPrefetch: false }, idp)
   idp.setMode('trickle')
   is503(t, await s.call(idp.sign({})))
   t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'timeout')
@@ -35,14 +35,14 @@ t.test('a trickled body (one byte per 100 ms) is cut by the same deadline', asyn
 t.test('prefetch against a hanging host does not hold ready() past the timeout', async t => {
   const idp = await issuer(t)
   idp.setMode('hang')
-  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: 300 }, idp)
+  const s = await rig(t, { jwksUri: idp.jwksUri, jwksTimeout: '300ms' }, idp)
   await s.app.ready()
   t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'timeout')
 })
 
 t.test('bodies over jwksMaxBytes are refused: a 10 MB stream and a merely large set', async t => {
   const idp = await issuer(t)
-  const big = await rig(t, { jwksUri: idp.jwksUri, jwksPrefetch: false, jwksTimeout: 30_000 }, idp)
+  const big = await rig(t, { jwksUri: idp.jwksUri, jwksPrefetch: false, jwksTimeout: '30s' }, idp)
   idp.setMode('big')
   is503(t, await big.call(idp.sign({})), '10 MB')
   t.equal(big.app.axioms.stats().issuers[0]?.lastError, 'too_large')
