@@ -91,6 +91,7 @@ t.test('every validation names its option (resolveSettings)', async t => {
     [{ tokenMiddleware: 'true' }, /"tokenMiddleware" must be true or false/],
     [{ tokenCache: 1.5 }, /"tokenCache" must be an integer >= 0/],
     [{ tokenCache: -1 }, /"tokenCache"/],
+    [{ tokenCache: Infinity }, /"tokenCache" must be an integer >= 0/],
     [{ verifyBatch: -1 }, /"verifyBatch" must be an integer >= 0/],
     [{ verifyBatch: 2.5 }, /"verifyBatch" must be an integer/],
     [{ verifyBatch: '8' }, /"verifyBatch"/],
@@ -127,6 +128,7 @@ t.test('environment parse errors name the variable', async t => {
     [{ AXIOMS_SAFE_METHODS: '[1]' }, /"safeMethods" \(env AXIOMS_SAFE_METHODS\) must be a list/],
     [{ AXIOMS_JWKS_REFRESH_INTERVAL: '600', AXIOMS_JWKS_CACHE_TTL: '900' }, /"jwksCacheTtl" \(env AXIOMS_JWKS_CACHE_TTL\) must be at least twice/],
     [{ AXIOMS_TOKEN_CACHE: '1.5' }, /"tokenCache" \(env AXIOMS_TOKEN_CACHE\)/],
+    [{ AXIOMS_TOKEN_CACHE: 'many' }, /"tokenCache" \(env AXIOMS_TOKEN_CACHE\) could not be read: "many" is not a number/],
     [{ AXIOMS_VERIFY_BATCH: '2000' }, /"verifyBatch" \(env AXIOMS_VERIFY_BATCH\) must be at most 1024/],
     [{ AXIOMS_REALM: 'caf\u00e9' }, /"realm" \(env AXIOMS_REALM\)/]
   ]

@@ -1,7 +1,6 @@
 // Options and their AXIOMS_* environment twins -> one frozen Settings object, each concern in its
 // own module. Every check throws at register() with the option's name and its variable: a bad
 // configuration must never turn into a per-request 500.
-import type { Requirement } from '../claims.js'
 import { type ClaimInput, type ClaimSettings, resolveClaims } from './claims.js'
 import { type ProtectedResourceMetadataOptions, type OpenApiOptions, openapiOf, resourceMetadata } from './documents.js'
 import { type IssuerInput, type IssuerSettings, resolveIssuers } from './issuers.js'
@@ -94,15 +93,4 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     openapi: openapiOf(input.openapi),
     foreignOptions: Object.freeze(foreignOptions)
   })
-}
-
-/** A route's `config.axioms` declaration, or a hook's own options. */
-export interface RouteDeclaration {
-  scopes?: Requirement
-  roles?: Requirement
-  permissions?: Requirement
-  /** Let requests without a token through anonymously; a present but invalid token is still refused. */
-  optional?: boolean
-  /** Methods of this route that skip every axioms check. */
-  safeMethods?: string[]
 }
