@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import type { Algorithm } from './lib/options/index.js'
+import type { Algorithm, AxiomsOptions } from './lib/options/index.js'
 
 export type { Algorithm }
 
@@ -69,6 +69,12 @@ export interface TestIssuer {
   readonly requests: { jwks: number, discovery: number }
   /** Every JWKS and discovery request, in order of arrival. */
   readonly log: readonly IssuerRequest[]
+  /**
+   * Options for `app.register(axioms, ...)` that trust this issuer (`issuer`, `audience`) and read
+   * no AXIOMS_* variable (`env: {}`), so a test gives the same answers whatever the developer's
+   * shell exports. `extra` is merged in last.
+   */
+  pluginOptions: (extra?: AxiomsOptions) => AxiomsOptions
   /** The keys currently published, current signing keys first. */
   readonly keys: readonly TestKey[]
   /**
@@ -256,6 +262,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     discoveryUri: `${url}/.well-known/openid-configuration`,
     requests,
     log,
+    pluginOptions: (extra = {}) => ({ issuer, audience, env: {}, ...extra }),
     get keys () { return published },
     sign (claims = {}, opts = {}) {
       const key = keyFor(opts.alg)

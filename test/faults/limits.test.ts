@@ -15,6 +15,9 @@ t.test('a hanging JWKS host times out after jwksTimeout: the request answers 503
   t.equal(idp.requests.jwks, 1, 'concurrent requests shared the one attempt')
   t.equal(s.app.axioms.stats().issuers[0]?.lastError, 'timeout')
   t.equal(s.calls(), 0)
+  const warn = s.logs.find(l => l.cause === 'timeout')
+  t.same({ level: warn?.level, stage: warn?.stage, url: warn?.url }, { level: 40, stage: 'jwks', url: idp.jwksUri })
+  t.equal(warn?.msg, `axioms: JWKS fetch for ${s.idp.issuer} failed: GET ${idp.jwksUri} timed out after 300ms (jwksTimeout)`, 'the warning names the stage, the URL and the deadline')
 })
 
 t.test('a hanging discovery document times out too', async t => {
@@ -46,6 +49,8 @@ t.test('bodies over jwksMaxBytes are refused: a 10 MB stream and a merely large 
   idp.setMode('big')
   is503(t, await big.call(idp.sign({})), '10 MB')
   t.equal(big.app.axioms.stats().issuers[0]?.lastError, 'too_large')
+  const warn = big.logs.find(l => l.cause === 'too_large')
+  t.match(warn?.msg, new RegExp(`GET ${idp.jwksUri} answered more than jwksMaxBytes \\(1048576 bytes\\): HTTP 200 \\(application/json, \\d+ bytes\\)$`))
 
   const idp2 = await issuer(t)
   for (let i = 0; i < 4; i++) idp2.addKey('RS256')
