@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer'
 import { fail } from './errors.js'
 
-/** Tokens over this size are refused before any decoding (SPEC §5.1). */
+/** Tokens over this size are refused before any decoding. */
 export const MAX_TOKEN_BYTES = 8192
 
 export type HeaderValue = string | string[] | undefined

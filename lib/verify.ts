@@ -1,4 +1,4 @@
-// The verification pipeline of SPEC §5, in order: syntax, header, issuer, key, signature, claims.
+// The verification pipeline (the README: Verification), in order: syntax, header, issuer, key, signature, claims.
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
