@@ -227,7 +227,6 @@ export class DpopVerifier {
 }
 
 function storeFailure (err: unknown): DpopError {
-  if (err instanceof DpopError) return err
   if (err instanceof ReplayStoreFullError) {
     const e = new DpopError('dpop_store_full')
     e.retryAfter = err.retryAfter
@@ -240,6 +239,7 @@ function storeFailure (err: unknown): DpopError {
 }
 
 // The store's answer within `ms`, or a 503: a slow or silent store never holds a request longer.
+// The timer stays referenced: it is short, and a pending check must not let the process exit.
 function withDeadline (answer: Promise<boolean>, ms: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -247,7 +247,6 @@ function withDeadline (answer: Promise<boolean>, ms: number): Promise<boolean> {
       e.detail = 'timeout'
       reject(e)
     }, ms)
-    timer.unref()
     answer.then(ok => {
       clearTimeout(timer)
       resolve(ok)
