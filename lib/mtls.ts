@@ -129,8 +129,8 @@ export function clientCertificate (settings: MtlsSettings, request: FastifyReque
   if (settings.source === 'socket') return peerCertificate(request.raw.socket)
   if (settings.source === 'none') return undefined
   if (settings.source === 'header') {
+    // Node joins repeated lines with ", " (no certificate then); a list is not parsed either.
     supplied = request.headers[settings.header as string]
-    if (Array.isArray(supplied)) dpopFail('mtls_bad_certificate', 'several_headers')
   } else {
     try {
       supplied = (settings.certificate as (request: FastifyRequest) => unknown)(request)

@@ -59,18 +59,18 @@ export type SecurityRequirement = Record<string, string[]>
  */
 export function withDpopSecurity (security: readonly SecurityRequirement[], bearerName: string, mode: DpopSettings['mode'], routeRequires = false): SecurityRequirement[] {
   const effective = routeRequires ? 'required' : mode
-  if (effective === 'disabled') return security.map(r => ({ ...r }))
   const dpopName = dpopSchemeName(bearerName)
+  // Fresh objects and arrays: the caller's requirements are never shared with the document.
+  const copy = (req: SecurityRequirement, rename: boolean): SecurityRequirement => {
+    const out: SecurityRequirement = {}
+    for (const [name, scopes] of Object.entries(req)) out[rename && name === bearerName ? dpopName : name] = [...scopes]
+    return out
+  }
   const out: SecurityRequirement[] = []
   for (const req of security) {
-    if (!Object.hasOwn(req, bearerName)) {
-      out.push({ ...req })
-      continue
-    }
-    const twin: SecurityRequirement = {}
-    for (const [name, scopes] of Object.entries(req)) twin[name === bearerName ? dpopName : name] = [...scopes]
-    if (effective === 'allowed') out.push({ ...req })
-    out.push(twin)
+    const bearer = Object.hasOwn(req, bearerName)
+    if (effective === 'disabled' || !bearer || effective === 'allowed') out.push(copy(req, false))
+    if (effective !== 'disabled' && bearer) out.push(copy(req, true))
   }
   return out
 }

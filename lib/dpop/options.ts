@@ -126,14 +126,12 @@ function listOf (src: Source, name: string): unknown[] | undefined {
   }
   const raw = v as string
   if (raw.startsWith('[')) {
-    let parsed: unknown
+    // Valid JSON that starts with "[" is an array.
     try {
-      parsed = JSON.parse(raw)
+      return JSON.parse(raw) as unknown[]
     } catch {
       throw new ConfigError(name, src.env, 'is not a valid JSON array')
     }
-    if (!Array.isArray(parsed)) throw new ConfigError(name, src.env, 'must be a JSON array or comma-separated values')
-    return parsed
   }
   return raw.split(',').map(s => s.trim()).filter(s => s !== '')
 }

@@ -6,7 +6,7 @@ import { accessTokenHash, confirmationJkt, countRawHeader, DpopVerifier, type Dp
 import { DpopError } from '../../lib/dpop/errors.js'
 import { type DpopReplayStore, ReplayStoreFullError } from '../../lib/dpop/replay.js'
 import { decodeCompact } from '../../lib/bearer.js'
-import { b64u, HTU, parts, proof, proofFromText, rawKey, type RawKey, refusal, settings, sha256, signatureFor, TOKEN } from './helpers.js'
+import { b64u, parts, proof, proofFromText, rawKey, refusal, settings, sha256, signatureFor, TOKEN } from './helpers.js'
 
 const es = rawKey('ES256')
 const other = rawKey('ES256')
