@@ -529,3 +529,15 @@ t.test('every refusal is a DpopError with a stable code, and no stack frames', a
   t.notOk(new Error('x') instanceof DpopError)
   t.notOk((null as unknown) instanceof DpopError)
 })
+
+t.test('duplicate JSON members: the last one, as JSON.parse gives it, is what every check reads', async t => {
+  const r = rig()
+  const p = parts(es, T0)
+  const jwk = JSON.stringify(es.jwk)
+  const header = `{"typ":"JWT","alg":"none","jwk":${jwk},"typ":"dpop+jwt","alg":"ES256"}`
+  const payload = JSON.stringify(p.payload).replace('{', '{"jti":"first","htm":"POST",')
+  const verdict = await r.check(proofFromText(header, payload, es))
+  t.equal(verdict.jti, p.payload.jti, 'the later jti')
+  const flipped = `{"typ":"dpop+jwt","alg":"ES256","jwk":${jwk},"typ":"JWT"}`
+  t.equal(await reason(r, proofFromText(flipped, JSON.stringify(parts(es, T0).payload), es)), 'dpop_bad_typ')
+})
