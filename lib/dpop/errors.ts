@@ -174,17 +174,31 @@ function quote (value: string): string {
   return '"' + value.replace(/["\\]/g, '\\$&') + '"'
 }
 
-function bearer (ctx: DpopChallengeContext, row?: DpopRow): string {
+/** The error a challenge carries: a reason's row, or an access-token error of lib/errors.ts. */
+export interface ChallengeError {
+  error: string
+  description: string
+  /** insufficient_scope: the scopes the route needed (RFC 6750 §3, RFC 9449 §7.1). */
+  scope?: readonly string[] | undefined
+}
+
+function params (err: ChallengeError): string {
+  let value = 'error=' + quote(err.error) + ', error_description=' + quote(err.description)
+  if (err.scope !== undefined && err.scope.length > 0) value += ', scope=' + quote(err.scope.join(' '))
+  return value
+}
+
+function bearer (ctx: DpopChallengeContext, err?: ChallengeError): string {
   let value = 'Bearer realm=' + quote(ctx.realm)
-  if (row !== undefined) value += ', error=' + quote(row.error) + ', error_description=' + quote(row.description)
+  if (err !== undefined) value += ', ' + params(err)
   if (ctx.resourceMetadata !== undefined) value += ', resource_metadata=' + quote(ctx.resourceMetadata)
   return value
 }
 
 // RFC 9449 §7.1 writes the DPoP challenge without realm; the Bearer challenge keeps it.
-function dpop (ctx: DpopChallengeContext, row?: DpopRow): string {
+function dpop (ctx: DpopChallengeContext, err?: ChallengeError): string {
   let value = 'DPoP '
-  if (row !== undefined) value += 'error=' + quote(row.error) + ', error_description=' + quote(row.description) + ', '
+  if (err !== undefined) value += params(err) + ', '
   value += 'algs=' + quote(ctx.algs.join(' '))
   if (ctx.resourceMetadata !== undefined) value += ', resource_metadata=' + quote(ctx.resourceMetadata)
   return value
@@ -201,16 +215,24 @@ export function bareChallenge (ctx: DpopChallengeContext): string {
 }
 
 /**
- * Response headers for a refusal: the challenge carrying the error first, then (mode `allowed`)
- * the other scheme's bare challenge; `DPoP-Nonce` when the error brings one; `Retry-After` on 503.
+ * The WWW-Authenticate value for an error answered on one scheme (the one the request used, or
+ * the one the reason names): that challenge with the error first, then in mode `allowed` the
+ * other scheme's bare challenge. For access-token errors (expired, insufficient_scope ...) too.
+ */
+export function errorChallenge (scheme: 'bearer' | 'dpop', err: ChallengeError, ctx: DpopChallengeContext): string {
+  if (scheme === 'dpop') return dpop(ctx, err) + (ctx.mode === 'allowed' ? ', ' + bearer(ctx) : '')
+  return bearer(ctx, err) + (ctx.mode === 'allowed' ? ', ' + dpop(ctx) : '')
+}
+
+/**
+ * Response headers for a refusal: its challenge (see errorChallenge), `DPoP-Nonce` when the
+ * error brings one, `Retry-After` on 503.
  */
 export function dpopResponseHeaders (err: DpopError, ctx: DpopChallengeContext): Record<string, string> {
   const row = DPOP_ROWS[err.reason]
   const out: Record<string, string> = {}
-  if (row.challenge === 'dpop') {
-    out['www-authenticate'] = dpop(ctx, row) + (ctx.mode === 'allowed' ? ', ' + bearer(ctx) : '')
-  } else if (row.challenge === 'bearer') {
-    out['www-authenticate'] = bearer(ctx, row) + (ctx.mode === 'allowed' ? ', ' + dpop(ctx) : '')
+  if (row.challenge === 'dpop' || row.challenge === 'bearer') {
+    out['www-authenticate'] = errorChallenge(row.challenge, row, ctx)
   } else if (row.challenge === 'dpop_bare') {
     out['www-authenticate'] = dpop(ctx)
   }

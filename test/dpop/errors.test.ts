@@ -1,7 +1,7 @@
 // The DPoP/mTLS reasons table and its answers (lib/dpop/errors.ts): every row's status, code and
 // fixed description, and the exact challenges per mode.
 import t from 'tap'
-import { bareChallenge, DPOP_ROWS, DpopError, type DpopReason, dpopResponseHeaders, toDpopResponseError } from '../../lib/dpop/errors.js'
+import { bareChallenge, DPOP_ROWS, DpopError, type DpopReason, dpopResponseHeaders, errorChallenge, toDpopResponseError } from '../../lib/dpop/errors.js'
 
 const ctx = { realm: 'https://idp.test', algs: ['ES256', 'EdDSA'], mode: 'allowed' as const }
 const BEARER = 'Bearer realm="https://idp.test"'
@@ -84,4 +84,15 @@ t.test('toDpopResponseError keeps reason, jti, nonce, Retry-After and detail', a
   t.same(out.headers, { 'dpop-nonce': 'n', 'retry-after': '9' })
   t.same(out.toJSON(), { error: 'temporarily_unavailable', error_description: 'Unable to check the DPoP proof right now' })
   t.equal(out.code, 'AXIOMS_DPOP_STORE_FULL')
+})
+
+t.test('errorChallenge: access-token errors on the scheme the request used', async t => {
+  const expired = { error: 'invalid_token', description: 'Token has expired' }
+  t.equal(errorChallenge('dpop', expired, ctx), `DPoP error="invalid_token", error_description="Token has expired", algs="ES256 EdDSA", ${BEARER}`)
+  t.equal(errorChallenge('bearer', expired, ctx), `${BEARER}, error="invalid_token", error_description="Token has expired", ${DPOP}`)
+  t.equal(errorChallenge('dpop', expired, { ...ctx, mode: 'required' }), 'DPoP error="invalid_token", error_description="Token has expired", algs="ES256 EdDSA"')
+  t.equal(errorChallenge('bearer', expired, { ...ctx, mode: 'disabled' }), `${BEARER}, error="invalid_token", error_description="Token has expired"`)
+  const scope = { error: 'insufficient_scope', description: 'Insufficient role, scope or permission', scope: ['items:write', 'admin'] }
+  t.equal(errorChallenge('dpop', scope, { ...ctx, mode: 'required' }), 'DPoP error="insufficient_scope", error_description="Insufficient role, scope or permission", scope="items:write admin", algs="ES256 EdDSA"')
+  t.equal(errorChallenge('bearer', { ...scope, scope: [] }, { ...ctx, mode: 'disabled' }), `${BEARER}, error="insufficient_scope", error_description="Insufficient role, scope or permission"`)
 })
