@@ -72,7 +72,8 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
   return input
 }
 
-function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
+/** Throws AxiomsError('bad_signature') unless `signature` is valid for `alg` under the key. */
+export function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
   // alg passed the allow-list, a subset of Algorithm.
   const p = ALG_PARAMS[alg as Algorithm]
   if (p.sigLength !== undefined && signature.length !== p.sigLength) fail('bad_signature')
