@@ -6,7 +6,7 @@ import { type ProtectedResourceMetadataOptions, type OpenApiOptions, openapiOf, 
 import { type IssuerInput, type IssuerSettings, resolveIssuers } from './issuers.js'
 import { type JwksInput, type JwksSettings, resolveJwks } from './jwks.js'
 import { foreignKeys } from './names.js'
-import { ConfigError, type Env, booleanOf, given, numberIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
+import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
 import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
 
@@ -73,9 +73,9 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
 
   const { issuers, domain } = resolveIssuers(input, env)
   const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
-  const tokenCache = numberIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0, true)
+  const tokenCache = integerIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0)
   const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
-  const verifyBatch = numberIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0, true)
+  const verifyBatch = integerIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0)
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
 

@@ -1,6 +1,6 @@
 // How key sets are fetched and kept. Every duration follows one rule (duration.ts): plain numbers
 // are seconds, strings carry their unit; the ranges refuse values written in milliseconds.
-import { ConfigError, type Env, booleanOf, numberIn, parseBoolean, parseNumber, parseString, pick } from './read.js'
+import { ConfigError, type Env, booleanOf, integerIn, parseBoolean, parseNumber, parseString, pick } from './read.js'
 import { type Duration, durationOf, formatDuration } from './duration.js'
 
 export interface JwksInput {
@@ -43,6 +43,6 @@ export function resolveJwks (input: JwksInput, env: Env): JwksSettings {
     prefetch: booleanOf(pick(input, 'jwksPrefetch', env, 'AXIOMS_JWKS_PREFETCH', parseBoolean), 'jwksPrefetch', true),
     cooldown: durationOf(pick(input, 'jwksCooldown', env, 'AXIOMS_JWKS_COOLDOWN', parseString), 'jwksCooldown', { fallback: 30_000, min: 0, max: 3_600_000 }),
     timeout: durationOf(pick(input, 'jwksTimeout', env, 'AXIOMS_JWKS_TIMEOUT', parseString), 'jwksTimeout', { fallback: 5000, min: 10, max: 60_000 }),
-    maxBytes: numberIn(pick(input, 'jwksMaxBytes', env, 'AXIOMS_JWKS_MAX_BYTES', parseNumber), 'jwksMaxBytes', 1024 * 1024, 1024, true)
+    maxBytes: integerIn(pick(input, 'jwksMaxBytes', env, 'AXIOMS_JWKS_MAX_BYTES', parseNumber), 'jwksMaxBytes', 1024 * 1024, 1024)
   })
 }

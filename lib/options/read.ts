@@ -79,11 +79,12 @@ export function httpUrl (value: string, name: string, env: string | undefined): 
   return value
 }
 
-export function numberIn (src: Source<unknown>, name: string, fallback: number, min: number, integer = false): number {
+/** Counts and sizes; durations have their own rule (duration.ts). */
+export function integerIn (src: Source<unknown>, name: string, fallback: number, min: number): number {
   const v = src.value
   if (v === undefined) return fallback
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
-    throw new ConfigError(name, src.env, `must be ${integer ? 'an integer' : 'a number'} >= ${min}`)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new ConfigError(name, src.env, `must be an integer >= ${min}`)
   }
   return v
 }

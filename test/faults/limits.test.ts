@@ -1,6 +1,8 @@
 // Each fetch is bounded: jwksTimeout cuts a silent host and a trickled body, jwksMaxBytes a large
 // body, redirects are refused, and malformed documents or keys never cause a 5xx on a token fault.
 import t from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { generateTestKey } from '../../testing.js'
 import { INVALID, is503, issuer, rig } from '../jwks-helpers.js'
 
@@ -59,6 +61,22 @@ t.test('bodies over jwksMaxBytes are refused: a 10 MB stream and a merely large 
   t.equal(small.app.axioms.stats().issuers[0]?.lastError, 'too_large')
   const roomy = await rig(t, { jwksUri: idp2.jwksUri, jwksPrefetch: false, jwksMaxBytes: 64 * 1024 }, idp2)
   t.equal((await roomy.call(idp2.sign({}))).statusCode, 200, 'the same set under a larger cap')
+})
+
+t.test('a body cut off mid-way: 503, and the warning says what had come back', async t => {
+  const idp = await issuer(t)
+  const cut = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4000' })
+    res.write('{"keys":[')
+    setTimeout(() => res.socket?.destroy(), 20)
+  })
+  await new Promise<void>(resolve => cut.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise(resolve => cut.close(resolve)))
+  const url = `http://127.0.0.1:${(cut.address() as AddressInfo).port}/jwks`
+  const s = await rig(t, { jwksUri: url, jwksPrefetch: false }, idp)
+  is503(t, await s.call(idp.sign({})))
+  const warn = s.logs.find(l => l.cause === 'network')
+  t.equal(warn?.msg, `axioms: JWKS fetch for ${idp.issuer} failed: GET ${url} could not be completed (connection refused, reset or closed), after HTTP 200 (application/json, 9 bytes)`)
 })
 
 t.test('redirects are refused', async t => {
