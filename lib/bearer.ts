@@ -56,14 +56,15 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
 const CANONICAL_LAST_2 = /[AQgw]$/
 const CANONICAL_LAST_3 = /[AEIMQUYcgkosw048]$/
 
+/** Canonical unpadded base64url (RFC 7515 §2): the URL alphabet only, non-empty, unused bits zero. */
+export function isCanonicalBase64url (s: string): boolean {
+  if (!SEGMENT.test(s)) return false
+  const rest = s.length & 3
+  return rest === 0 || (rest === 2 ? CANONICAL_LAST_2.test(s) : rest === 3 && CANONICAL_LAST_3.test(s))
+}
+
 function decodeSegment (segment: string): Buffer {
-  if (!SEGMENT.test(segment)) fail('malformed')
-  const rest = segment.length & 3
-  if (rest === 1 ||
-    (rest === 2 && !CANONICAL_LAST_2.test(segment)) ||
-    (rest === 3 && !CANONICAL_LAST_3.test(segment))) {
-    fail('malformed')
-  }
+  if (!isCanonicalBase64url(segment)) fail('malformed')
   return Buffer.from(segment, 'base64url')
 }
 

@@ -31,9 +31,10 @@ export interface AccessTokenClaims {
 interface AlgParams {
   hash: string | null
   padding?: number
+  /** RFC 7518 §3.5: the salt is as long as the hash; OpenSSL then refuses any other length. */
   saltLength?: number
-  /** ECDSA: exact length of the raw R || S signature. */
-  sigLength?: number
+  /** ECDSA: raw R || S (RFC 7518 §3.4), never DER. */
+  ieee?: true
 }
 
 const PSS = constants.RSA_PKCS1_PSS_PADDING
@@ -46,9 +47,9 @@ const ALG_PARAMS: Record<Algorithm, AlgParams> = {
   PS256: { hash: 'sha256', padding: PSS, saltLength: 32 },
   PS384: { hash: 'sha384', padding: PSS, saltLength: 48 },
   PS512: { hash: 'sha512', padding: PSS, saltLength: 64 },
-  ES256: { hash: 'sha256', sigLength: 64 },
-  ES384: { hash: 'sha384', sigLength: 96 },
-  ES512: { hash: 'sha512', sigLength: 132 },
+  ES256: { hash: 'sha256', ieee: true },
+  ES384: { hash: 'sha384', ieee: true },
+  ES512: { hash: 'sha512', ieee: true },
   EdDSA: { hash: null }
 }
 
@@ -66,7 +67,7 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
     input = { key: entry.key }
     if (p.padding !== undefined) input.padding = p.padding
     if (p.saltLength !== undefined) input.saltLength = p.saltLength
-    if (p.sigLength !== undefined) input.dsaEncoding = 'ieee-p1363'
+    if (p.ieee === true) input.dsaEncoding = 'ieee-p1363'
     byAlg.set(alg, input)
   }
   return input
@@ -75,9 +76,11 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
 function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
   // alg passed the allow-list, a subset of Algorithm.
   const p = ALG_PARAMS[alg as Algorithm]
-  if (p.sigLength !== undefined && signature.length !== p.sigLength) fail('bad_signature')
+  // One spelling per signature: exactly the key's length (RSA: the modulus, RFC 8017 §8.1.2 and
+  // §8.2.2 step 1, which OpenSSL skips for PSS; ECDSA: R || S; EdDSA: 64 or 114 bytes).
+  if (signature.length !== entry.sigLength) fail('bad_signature')
   // crypto.verify answers false for any signature bytes (checked: oversized, zero, off-range);
-  // were it ever to throw, Verifier.refuse still turns that into a 401, never a 5xx.
+  // were it ever to throw, Verifier.refuse answers 401 internal_error, never a 5xx.
   if (!cryptoVerify(p.hash, Buffer.from(signingInput, 'latin1'), verifyInput(entry, alg, p), signature)) fail('bad_signature')
 }
 
