@@ -93,18 +93,27 @@ interface IssuerEntry {
   store: KeyStore
 }
 
+export interface VerifierLog extends KeyStoreLog {
+  error: (obj: object, msg: string) => void
+}
+
 /** Verifies tokens for one plugin instance. Every failure is an AxiomsError. */
 export class Verifier {
   private readonly settings: Settings
   private readonly byIss = new Map<string, IssuerEntry>()
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
-  /** For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason). */
-  readonly counts = { verified: 0, cacheHits: 0, refused: 0 }
+  private readonly log: VerifierLog
+  /**
+   * For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason),
+   * and verifications that ended in an unexpected exception (not counted as refused).
+   */
+  readonly counts = { verified: 0, cacheHits: 0, refused: 0, internalErrors: 0 }
   readonly refusedBy: Partial<Record<Reason, number>> = Object.create(null)
 
-  constructor (settings: Settings, log: KeyStoreLog) {
+  constructor (settings: Settings, log: VerifierLog) {
     this.settings = settings
+    this.log = log
     const stores: KeyStore[] = []
     for (const issuer of settings.issuers) {
       const store = new KeyStore(issuer, settings.jwks, log)
@@ -190,12 +199,20 @@ export class Verifier {
 
   /** Counts and reports a refusal; the AxiomsError to throw. */
   private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
-    // Every failure above is an AxiomsError; anything else would be a bug, still answered 401.
-    /* c8 ignore next */
-    const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
+    let e: AxiomsError
+    if (err instanceof AxiomsError) {
+      e = err
+      this.counts.refused++
+      this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
+    } else {
+      // Every token fault is an AxiomsError: anything else is a bug (ours, Node's, the
+      // environment's). The client still gets a 401 that says nothing; the operator gets the
+      // stack, and a counter that does not mix it with the clients' faults.
+      e = new AxiomsError('internal_error')
+      this.counts.internalErrors++
+      this.log.error({ err, issuer: iss, kid, jti }, 'axioms: unexpected error while verifying a token')
+    }
     e.jti = jti
-    this.counts.refused++
-    this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
     if (verifyChannel.hasSubscribers) {
       const msg: Record<string, unknown> = { ok: false, reason: e.reason }
       if (iss !== undefined) msg.issuer = iss
