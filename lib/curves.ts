@@ -19,9 +19,9 @@ function pow (base: bigint, exp: bigint, p: bigint): bigint {
   return result
 }
 
-/** Big-endian unsigned integer. */
-export function bytesToBigInt (b: Uint8Array): bigint {
-  return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'))
+/** Big-endian unsigned integer (of a non-empty buffer: callers check lengths first). */
+function bytesToBigInt (b: Uint8Array): bigint {
+  return BigInt('0x' + Buffer.from(b).toString('hex'))
 }
 
 // NIST curves y^2 = x^3 - 3x + b (FIPS 186-5 / SP 800-186 §3.2.1). Cofactor 1: every affine
