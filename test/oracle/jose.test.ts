@@ -338,7 +338,7 @@ function mutate (token: string, r: Recipe, s: Signer): string {
 
 const jsonish = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom('', null, 0, -1, 1e308, true, [], {}, '__proto__', 'at+jwt', ISS, AUD, 'k-es256', ['x'])
+  fc.constantFrom('', null, 0, -1, 1e308, true, [], {}, '__proto__', 'at+jwt', ISS, AUD, 'k-es256', ['x'], '\ud800', 'x\udfffy', '\u{1f600}', '\u0000', 'é\u0301')
 )
 const time = (tol: number): fc.Arbitrary<Time> => fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(0, -1, 1, -tol, -tol - 1, -tol + 1, tol, tol + 1, tol - 1, 300, 3600, -3600, 10 * 365 * 86400).map(d => ({ d })) },
@@ -507,15 +507,19 @@ interface Judged { cfg: Cfg, token: string, o: Decision, j: Decision, now: numbe
  * Node's thread pool). Both judge the same second, so `exp = now` means the same to each.
  */
 async function judge (cases: Array<[Cfg, (now: number) => string]>): Promise<Judged[]> {
-  // Stay clear of a second boundary: a batch takes a few milliseconds.
-  if (Date.now() % 1000 > 940) await sleep(1000 - (Date.now() % 1000) + 2)
-  const at = Date.now()
-  const now = Math.floor(at / 1000)
-  const built = cases.map(([cfg, make]) => ({ cfg, token: make(now) }))
-  const o: Decision[] = []
-  for (const { cfg, token } of built) o.push(await ours(cfg, token))
-  const j = await Promise.all(built.map(async ({ cfg, token }) => theirs(cfg, token, at)))
-  return built.map(({ cfg, token }, i) => ({ cfg, token, o: o[i] as Decision, j: j[i] as Decision, now }))
+  for (;;) {
+    // Stay clear of a second boundary: a batch takes a few milliseconds.
+    if (Date.now() % 1000 > 940) await sleep(1000 - (Date.now() % 1000) + 2)
+    const at = Date.now()
+    const now = Math.floor(at / 1000)
+    const built = cases.map(([cfg, make]) => ({ cfg, token: make(now) }))
+    const o: Decision[] = []
+    for (const { cfg, token } of built) o.push(await ours(cfg, token))
+    // A slow turn (a loaded machine, a key fetch) crossed into the next second: judge again.
+    if (Math.floor(Date.now() / 1000) !== now) continue
+    const j = await Promise.all(built.map(async ({ cfg, token }) => theirs(cfg, token, at)))
+    return built.map(({ cfg, token }, i) => ({ cfg, token, o: o[i] as Decision, j: j[i] as Decision, now }))
+  }
 }
 
 for (const name of ['es256', 'ed', 'es384', 'ps', 'rs']) POOL.push(build(base('D', name), Math.floor(Date.now() / 1000)))
