@@ -44,7 +44,10 @@ export interface KeyMaterial {
   readonly algs: ReadonlySet<string>
   /** The exact length in bytes of every signature the key makes: one spelling per signature. */
   readonly sigLength: number
-  /** The members that define the key, as JSON (`kty` first): its identity, whatever else the JWK carries. */
+  /**
+   * The members that define the key, as JSON in RFC 7638 order: its identity, whatever else the JWK
+   * carries, and the input of its thumbprint (`jkt` is the base64url SHA-256 of it).
+   */
   readonly material: string
 }
 
@@ -121,7 +124,7 @@ export function importKeyMaterial (jwk: unknown): MaterialResult {
     if (exponent < 3 || exponent > RSA_MAX_EXPONENT || exponent % 2 === 0) return { unusable: 'rsa_bad_exponent' }
     // RFC 8017 §8.2.2 step 1, §8.1.2 step 1: a signature is exactly as long as the modulus.
     sigLength = Math.ceil(bits / 8)
-    material = { kty: 'RSA', n: j.n, e: j.e }
+    material = { e: j.e, kty: 'RSA', n: j.n }
   } else {
     const c = curve as { kty: 'EC' | 'OKP', size: number, sigLength: number }
     const crv = j.crv as string
@@ -134,7 +137,7 @@ export function importKeyMaterial (jwk: unknown): MaterialResult {
       if (x.length !== c.size || y.length !== c.size) return { unusable: 'ec_bad_length' }
       const fault = checkNistPoint(crv, x, y)
       if (fault !== undefined) return { unusable: fault }
-      material = { kty: 'EC', crv, x: j.x, y: j.y }
+      material = { crv, kty: 'EC', x: j.x, y: j.y }
     } else {
       if (!isNonEmptyString(j.x)) return { unusable: 'bad_okp' }
       if (!isCanonicalBase64url(j.x)) return { unusable: 'not_base64url' }
@@ -142,7 +145,7 @@ export function importKeyMaterial (jwk: unknown): MaterialResult {
       if (x.length !== c.size) return { unusable: 'okp_bad_length' }
       const fault = checkEdwardsPoint(crv, x)
       if (fault !== undefined) return { unusable: fault }
-      material = { kty: 'OKP', crv, x: j.x }
+      material = { crv, kty: 'OKP', x: j.x }
     }
     sigLength = c.sigLength
   }

@@ -3,9 +3,10 @@
 // about once with issuer and kid, never used, and its neighbours keep working. Where Node would
 // have accepted the key, the test shows it (and, for the Ed25519 small-order points, that Node
 // then verifies a forged signature), so each rule is seen to matter.
-import { createPublicKey, generateKeyPairSync, randomBytes, verify as cryptoVerify } from 'node:crypto'
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes, verify as cryptoVerify } from 'node:crypto'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { calculateJwkThumbprint, type JWK } from 'jose'
 import axioms from '../index.js'
 import { importJwk, importKeyMaterial, MAX_JWKS_KEYS, RSA_MAX_BITS, RSA_MAX_EXPONENT, RSA_MIN_BITS } from '../lib/keys.js'
 import { createTestIssuer, generateTestKey, signJws, type TestIssuer } from '../testing.js'
@@ -266,7 +267,13 @@ t.test('importKeyMaterial is kid-less (DPoP proofs): no kid needed, use and key_
   const m = importKeyMaterial(bare)
   if ('unusable' in m) throw new Error(m.unusable)
   t.same([...m.algs], ['ES256'])
-  t.equal(m.material, JSON.stringify({ kty: 'EC', crv: 'P-256', x: bare.x, y: bare.y }), 'identity: the defining members only')
+  t.equal(m.material, JSON.stringify({ crv: 'P-256', kty: 'EC', x: bare.x, y: bare.y }), 'identity: the defining members only')
+  // material is the RFC 7638 thumbprint input: checked against jose's own computation.
+  for (const jwk of [bare, generateTestKey('RS256').jwk, generateTestKey('EdDSA').jwk, generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' })]) {
+    const r = importKeyMaterial(jwk)
+    if ('unusable' in r) throw new Error(r.unusable)
+    t.equal(createHash('sha256').update(r.material).digest('base64url'), await calculateJwkThumbprint(jwk as JWK), `RFC 7638 thumbprint of a ${String(jwk.kty)} key`)
+  }
   t.match(importKeyMaterial({ ...bare, d: 'private', ext: true }), { material: m.material }, 'other members do not change it')
   t.equal(reasonOf({ ...bare, alg: 'ES384' }), 'alg_mismatch')
   t.equal(reasonOf({ ...bare, alg: 'ECDH-ES' }), 'alg_unsupported')
