@@ -228,7 +228,13 @@ function encode (text: string, op: EncOp, dupValue: unknown): Buffer {
     case 'pretty': {
       // Re-indented JSON text, with 1e400 kept as written (JSON.parse would make it Infinity).
       const marked = text.replace(/(-?)1e400/g, (_m, sign: string) => JSON.stringify(sign === '' ? INF : NINF))
-      return Buffer.from(jsonText(JSON.parse(marked)).length > 0 ? JSON.stringify(JSON.parse(marked), null, 1).replaceAll(JSON.stringify(INF), '1e400').replaceAll(JSON.stringify(NINF), '-1e400') : text)
+      let pretty: string
+      try {
+        pretty = JSON.stringify(JSON.parse(marked), null, 1)
+      } catch {
+        return Buffer.from(text) // '1e400' inside a generated string: leave the text alone
+      }
+      return Buffer.from(pretty.replaceAll(JSON.stringify(INF), '1e400').replaceAll(JSON.stringify(NINF), '-1e400'))
     }
     case 'bom': return Buffer.from('\uFEFF' + text)
     case 'dup': return Buffer.from(text.length > 2 ? text.slice(0, -1) + `,"${['iss', 'aud', 'exp', 'kid', 'alg', 'typ', 'sub'][text.length % 7] as string}":${JSON.stringify(dupValue) ?? 'null'}}` : text)
