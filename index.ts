@@ -20,6 +20,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   // Fastify logs the request before any hook: keep Authorization and ?access_token out of it.
   redactRequestLogs(log)
   const verifier = new Verifier(settings, {
+    error: (obj, msg) => log.error(obj, msg),
     warn: (obj, msg) => log.warn(obj, msg),
     debug: (obj, msg) => log.debug(obj, msg)
   })

@@ -14,6 +14,11 @@ export interface AxiomsStats {
   cacheHits: number
   /** Tokens whose verification failed (missing headers and 403s are not verifications). */
   refused: number
+  /**
+   * Verifications that ended in an unexpected exception: a bug, not the client's fault. Answered
+   * 401 "Invalid access token", logged at error with the stack, not counted in `refused`.
+   */
+  internalErrors: number
   /** `refused`, by reason (`expired`, `bad_signature`, `keys_unavailable`, ...). */
   refusedBy: Partial<Record<Reason, number>>
   tokenCacheSize: number

@@ -56,13 +56,11 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
 const CANONICAL_LAST_2 = /[AQgw]$/
 const CANONICAL_LAST_3 = /[AEIMQUYcgkosw048]$/
 
-/** Whether a string is non-empty, canonical, unpadded base64url (the only spelling of its bytes). */
-export function isCanonicalBase64url (segment: string): boolean {
-  if (!SEGMENT.test(segment)) return false
-  const rest = segment.length & 3
-  return !(rest === 1 ||
-    (rest === 2 && !CANONICAL_LAST_2.test(segment)) ||
-    (rest === 3 && !CANONICAL_LAST_3.test(segment)))
+/** Canonical unpadded base64url (RFC 7515 §2): the URL alphabet only, non-empty, unused bits zero. */
+export function isCanonicalBase64url (s: string): boolean {
+  if (!SEGMENT.test(s)) return false
+  const rest = s.length & 3
+  return rest === 0 || (rest === 2 ? CANONICAL_LAST_2.test(s) : rest === 3 && CANONICAL_LAST_3.test(s))
 }
 
 function decodeSegment (segment: string): Buffer {

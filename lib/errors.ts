@@ -34,6 +34,7 @@ export type Reason =
   | 'not_owner'
   | 'not_found'
   | 'keys_unavailable'
+  | 'internal_error'
 
 interface Row {
   status: number
@@ -69,7 +70,10 @@ export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({
   insufficient: { status: 403, error: 'insufficient_scope', description: 'Insufficient role, scope or permission', challenge: 'full' },
   not_owner: { status: 403, error: 'insufficient_scope', description: 'You do not have permission to access this resource', challenge: 'full' },
   not_found: { status: 404, error: 'not_found', description: 'Object not found', challenge: 'none' },
-  keys_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'Unable to verify the access token right now', challenge: 'none' }
+  keys_unavailable: { status: 503, error: 'temporarily_unavailable', description: 'Unable to verify the access token right now', challenge: 'none' },
+  // An exception inside verification (a bug, not a bad token): still a 401 that says nothing,
+  // but logged at error and counted apart (stats().internalErrors).
+  internal_error: INVALID
 })
 
 /** Retry-After of a 503 that does not say when keys may be had again. */

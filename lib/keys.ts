@@ -1,82 +1,179 @@
 // One issuer's key set: discovery, bounded fetches, a whole-set cache with background refresh,
 // stale keys through an outage, one shared fetch per miss and a cooldown on unknown `kid`s.
 // Keys are imported once as KeyObjects and checked against the algorithm they may serve.
-import { createPublicKey, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { isCanonicalBase64url } from './bearer.js'
+import { checkEdwardsPoint, checkNistPoint } from './curves.js'
 import { AxiomsError } from './errors.js'
 import { FetchError, fetchJson } from './fetch.js'
 import { type JwksEvent, jwksChannel, type JwksMessage } from './observe.js'
-import type { IssuerSettings, JwksSettings } from './options/index.js'
+import { ALGORITHMS, type IssuerSettings, type JwksSettings } from './options/index.js'
 import { formatDuration } from './options/duration.js'
 
 const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
-const CURVE_ALGS: Record<string, string[]> = {
-  'P-256': ['ES256'],
-  'P-384': ['ES384'],
-  'P-521': ['ES512'],
-  Ed25519: ['EdDSA'],
-  Ed448: ['EdDSA']
+/** Per curve: its key type, the algorithms it serves, its coordinate (EC) or key (OKP) length and its signature length. */
+const CURVES: Record<string, { kty: 'EC' | 'OKP', algs: string[], size: number, sigLength: number }> = {
+  // RFC 7518 §6.2.1.2-3: x and y are the full coordinate length; §3.4: R || S, each that long.
+  'P-256': { kty: 'EC', algs: ['ES256'], size: 32, sigLength: 64 },
+  'P-384': { kty: 'EC', algs: ['ES384'], size: 48, sigLength: 96 },
+  'P-521': { kty: 'EC', algs: ['ES512'], size: 66, sigLength: 132 },
+  // RFC 8037 §2 with RFC 8032 §5.1.2, §5.2.2 (keys) and §5.1.6, §5.2.6 (signatures).
+  Ed25519: { kty: 'OKP', algs: ['EdDSA'], size: 32, sigLength: 64 },
+  Ed448: { kty: 'OKP', algs: ['EdDSA'], size: 57, sigLength: 114 }
 }
+const KNOWN_ALGS: ReadonlySet<string> = new Set(ALGORITHMS)
 
-export interface KeyEntry {
-  readonly kid: string
+/** RFC 7518 §3.3: 2048 bits at least. */
+export const RSA_MIN_BITS = 2048
+/**
+ * Verification cost grows with the square of the modulus, so a huge one is a CPU lever: 8192 bits
+ * at most, as ring's RSA_PKCS1_2048_8192 verifiers and Go's crypto/tls (CVE-2023-29409) bound it.
+ */
+export const RSA_MAX_BITS = 8192
+/**
+ * Go's crypto/rsa bound (checkPub); BoringSSL and ring allow 33 bits. Issuers use 65537; e = 1
+ * makes every signature trivially valid, an even e is no RSA key, and a huge one is a CPU lever.
+ */
+export const RSA_MAX_EXPONENT = 2 ** 31 - 1
+/** Keys of one JWKS imported at most: real sets hold a handful; each import costs up to ~0.5 ms. */
+export const MAX_JWKS_KEYS = 100
+
+/** A public key fit for signature verification, from a JWK with or without `kid` (JWKS entries, DPoP proofs). */
+export interface KeyMaterial {
   readonly key: KeyObject
   /** Algorithms this key may verify: its type's, narrowed to the JWK's `alg` when present. */
   readonly algs: ReadonlySet<string>
+  /** The exact length in bytes of every signature the key makes: one spelling per signature. */
+  readonly sigLength: number
+  /**
+   * The members that define the key, as JSON in RFC 7638 order: its identity, whatever else the JWK
+   * carries, and the input of its thumbprint (`jkt` is the base64url SHA-256 of it).
+   */
+  readonly material: string
+}
+
+export interface KeyEntry extends KeyMaterial {
+  readonly kid: string
   /** Identity of the key material, to keep entries (and cached tokens) across refreshes. */
   readonly fingerprint: string
   /** False once a refresh no longer lists the key: cached tokens signed by it are dropped. */
   alive: boolean
 }
 
-export type ImportResult = KeyEntry | { unusable: string }
+/**
+ * Why a JWK was not imported. The first four say the key is not meant for us (debug); the others
+ * that the key is broken or degenerate (warn, once).
+ */
+export type UnusableReason =
+  | 'not_for_signatures' | 'not_for_verify' | 'unsupported_kty' | 'alg_unsupported'
+  | 'not_an_object' | 'no_kid' | 'alg_mismatch' | 'bad_rsa' | 'bad_ec' | 'bad_okp' | 'not_base64url'
+  | 'rsa_too_small' | 'rsa_too_large' | 'rsa_even_modulus' | 'rsa_bad_exponent'
+  | 'ec_bad_length' | 'ec_out_of_range' | 'ec_off_curve'
+  | 'okp_bad_length' | 'okp_non_canonical' | 'okp_off_curve' | 'okp_small_order'
+  | 'invalid_key'
+
+const NOT_FOR_US: ReadonlySet<UnusableReason> = new Set(['not_for_signatures', 'not_for_verify', 'unsupported_kty', 'alg_unsupported'])
+
+export type MaterialResult = KeyMaterial | { unusable: UnusableReason }
+export type ImportResult = KeyEntry | { unusable: UnusableReason }
 
 export function isNonEmptyString (v: unknown): v is string {
   return typeof v === 'string' && v !== ''
 }
 
-/** Imports one JWK, or says why it cannot be used for verification. Private members are ignored. */
-export function importJwk (jwk: unknown): ImportResult {
+function withoutLeadingZeros (b: Buffer): Buffer {
+  let i = 0
+  while (i < b.length && b[i] === 0) i++
+  return b.subarray(i)
+}
+
+/**
+ * The kid-less core of key import: `kty`/`crv`/`alg` fit, member decoding and the degenerate-key
+ * rules of each family. `use`, `key_ops` and `kid` are the caller's. Private members are ignored.
+ * Pure (no Fastify, no I/O); an OKP key costs up to ~0.5 ms (point decoding), so callers that
+ * import keys per request (DPoP proofs) should memoise by `material`.
+ */
+export function importKeyMaterial (jwk: unknown): MaterialResult {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return { unusable: 'not_an_object' }
   const j = jwk as Record<string, unknown>
-  if (!isNonEmptyString(j.kid)) return { unusable: 'no_kid' }
-  if (j.use !== undefined && j.use !== 'sig') return { unusable: 'not_for_signatures' }
-  if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) return { unusable: 'not_for_verify' }
+  const curve = typeof j.crv === 'string' && Object.hasOwn(CURVES, j.crv) ? CURVES[j.crv] : undefined
   let algs: string[]
-  let material: Record<string, string>
-  if (j.kty === 'RSA') {
-    if (!isNonEmptyString(j.n) || !isNonEmptyString(j.e)) return { unusable: 'bad_rsa' }
-    algs = RSA_ALGS
-    material = { kty: 'RSA', n: j.n, e: j.e }
-  } else if (j.kty === 'EC' && isNonEmptyString(j.crv) && ['P-256', 'P-384', 'P-521'].includes(j.crv)) {
-    if (!isNonEmptyString(j.x) || !isNonEmptyString(j.y)) return { unusable: 'bad_ec' }
-    algs = CURVE_ALGS[j.crv] as string[]
-    material = { kty: 'EC', crv: j.crv, x: j.x, y: j.y }
-  } else if (j.kty === 'OKP' && (j.crv === 'Ed25519' || j.crv === 'Ed448')) {
-    if (!isNonEmptyString(j.x)) return { unusable: 'bad_okp' }
-    algs = CURVE_ALGS[j.crv] as string[]
-    material = { kty: 'OKP', crv: j.crv, x: j.x }
-  } else {
-    return { unusable: 'unsupported_kty' }
-  }
+  if (j.kty === 'RSA') algs = RSA_ALGS
+  else if ((j.kty === 'EC' || j.kty === 'OKP') && curve?.kty === j.kty) algs = curve.algs
+  else return { unusable: 'unsupported_kty' }
   if (j.alg !== undefined) {
+    if (typeof j.alg === 'string' && !KNOWN_ALGS.has(j.alg)) return { unusable: 'alg_unsupported' }
     if (typeof j.alg !== 'string' || !algs.includes(j.alg)) return { unusable: 'alg_mismatch' }
     algs = [j.alg]
+  }
+  let material: Record<string, string>
+  let sigLength: number
+  if (j.kty === 'RSA') {
+    if (!isNonEmptyString(j.n) || !isNonEmptyString(j.e)) return { unusable: 'bad_rsa' }
+    // RFC 7518 §2 Base64urlUInt, canonical (RFC 7515 §2): no padding, no stray bits, no second
+    // spelling. Leading zero octets are tolerated: RFC 7518 §6.3.1.1 notes libraries emit them.
+    if (!isCanonicalBase64url(j.n) || !isCanonicalBase64url(j.e)) return { unusable: 'not_base64url' }
+    const n = withoutLeadingZeros(Buffer.from(j.n, 'base64url'))
+    const e = withoutLeadingZeros(Buffer.from(j.e, 'base64url'))
+    const bits = n.length === 0 ? 0 : (n.length - 1) * 8 + (n[0] as number).toString(2).length
+    if (bits < RSA_MIN_BITS) return { unusable: 'rsa_too_small' }
+    if (bits > RSA_MAX_BITS) return { unusable: 'rsa_too_large' }
+    // A modulus is a product of odd primes (RFC 8017 §3.1); an even one is no RSA key.
+    if (((n[n.length - 1] as number) & 1) === 0) return { unusable: 'rsa_even_modulus' }
+    // RFC 8017 §3.1: 3 <= e, odd; the upper bound is RSA_MAX_EXPONENT's.
+    const exponent = e.length === 0 ? 0 : e.length > 4 ? Infinity : e.readUIntBE(0, e.length)
+    if (exponent < 3 || exponent > RSA_MAX_EXPONENT || exponent % 2 === 0) return { unusable: 'rsa_bad_exponent' }
+    // RFC 8017 §8.2.2 step 1, §8.1.2 step 1: a signature is exactly as long as the modulus.
+    sigLength = Math.ceil(bits / 8)
+    material = { e: j.e, kty: 'RSA', n: j.n }
+  } else {
+    const c = curve as { kty: 'EC' | 'OKP', size: number, sigLength: number }
+    const crv = j.crv as string
+    if (c.kty === 'EC') {
+      if (!isNonEmptyString(j.x) || !isNonEmptyString(j.y)) return { unusable: 'bad_ec' }
+      if (!isCanonicalBase64url(j.x) || !isCanonicalBase64url(j.y)) return { unusable: 'not_base64url' }
+      const x = Buffer.from(j.x, 'base64url')
+      const y = Buffer.from(j.y, 'base64url')
+      // RFC 7518 §6.2.1.2-3 (Node accepts a shorter or longer x or y).
+      if (x.length !== c.size || y.length !== c.size) return { unusable: 'ec_bad_length' }
+      const fault = checkNistPoint(crv, x, y)
+      if (fault !== undefined) return { unusable: fault }
+      material = { crv, kty: 'EC', x: j.x, y: j.y }
+    } else {
+      if (!isNonEmptyString(j.x)) return { unusable: 'bad_okp' }
+      if (!isCanonicalBase64url(j.x)) return { unusable: 'not_base64url' }
+      const x = Buffer.from(j.x, 'base64url')
+      if (x.length !== c.size) return { unusable: 'okp_bad_length' }
+      const fault = checkEdwardsPoint(crv, x)
+      if (fault !== undefined) return { unusable: fault }
+      material = { crv, kty: 'OKP', x: j.x }
+    }
+    sigLength = c.sigLength
   }
   let key: KeyObject
   try {
     key = createPublicKey({ key: material, format: 'jwk' })
+    /* c8 ignore start */
   } catch {
+    // The checks above are stricter than Node's import; kept so no Node version throws out of here.
     return { unusable: 'invalid_key' }
   }
-  if (material.kty === 'RSA') {
-    // Always present on an imported RSA public key.
-    const { modulusLength, publicExponent } = key.asymmetricKeyDetails as { modulusLength: number, publicExponent: bigint }
-    // RFC 7518 §3.3: 2048 bits at least. e = 1 makes every signature trivially valid.
-    if (modulusLength < 2048) return { unusable: 'rsa_too_small' }
-    if (publicExponent < 3n || publicExponent % 2n === 0n) return { unusable: 'rsa_bad_exponent' }
-  }
-  const fingerprint = JSON.stringify([j.kid, material, j.alg ?? null])
-  return { kid: j.kid, key, algs: new Set(algs), fingerprint, alive: true }
+  /* c8 ignore stop */
+  return { key, algs: new Set(algs), sigLength, material: JSON.stringify(material) }
+}
+
+/** Imports one JWKS entry (`use`, `key_ops`, `kid`, then importKeyMaterial), or says why it cannot be used. */
+export function importJwk (jwk: unknown): ImportResult {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) return { unusable: 'not_an_object' }
+  const j = jwk as Record<string, unknown>
+  // RFC 7517 §4.2-4.3: a key published for encryption, or without the verify operation, is not ours.
+  if (j.use !== undefined && j.use !== 'sig') return { unusable: 'not_for_signatures' }
+  if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) return { unusable: 'not_for_verify' }
+  if (!isNonEmptyString(j.kid)) return { unusable: 'no_kid' }
+  const m = importKeyMaterial(j)
+  if ('unusable' in m) return m
+  const fingerprint = JSON.stringify([j.kid, m.material, j.alg ?? null])
+  return { ...m, kid: j.kid, fingerprint, alive: true }
 }
 
 export interface KeyStoreStats {
@@ -89,6 +186,8 @@ export interface KeyStoreStats {
   failures: number
   cooldownHits: number
   staleUses: number
+  /** Keys of the current set refused as broken or degenerate (each logged once at warn). */
+  refusedKeys: number
   lastError: string | null
 }
 
@@ -112,6 +211,9 @@ export class KeyStore {
   private readonly closing = new AbortController()
   private counters = { fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0 }
   private lastError: string | null = null
+  /** Hashes of the JWKs the last set refused as broken: each is warned about once while listed. */
+  private refused = new Set<string>()
+  private warnedTooMany = false
 
   constructor (issuer: IssuerSettings, opts: JwksSettings, log: KeyStoreLog) {
     this.issuer = issuer
@@ -218,10 +320,17 @@ export class KeyStore {
     const previous = new Map<string, KeyEntry>()
     if (this.keys !== undefined) for (const l of this.keys.values()) for (const e of l) previous.set(e.fingerprint, e)
     const next = new Map<string, KeyEntry[]>()
-    for (const jwk of list) {
+    const refused = new Set<string>()
+    if (list.length > MAX_JWKS_KEYS) {
+      if (!this.warnedTooMany) this.log.warn({ issuer: this.issuer.id, keys: list.length, used: MAX_JWKS_KEYS }, 'axioms: JWKS lists more keys than are imported')
+      this.warnedTooMany = true
+    } else {
+      this.warnedTooMany = false
+    }
+    for (const jwk of list.slice(0, MAX_JWKS_KEYS)) {
       const imported = importJwk(jwk)
       if ('unusable' in imported) {
-        this.log.debug({ issuer: this.issuer.id, cause: imported.unusable }, 'axioms: JWK skipped')
+        this.skipped(jwk, imported.unusable, refused)
         continue
       }
       const entry = previous.get(imported.fingerprint) ?? imported
@@ -232,8 +341,25 @@ export class KeyStore {
     }
     for (const gone of previous.values()) gone.alive = false
     this.keys = next
+    this.refused = refused
     this.fetchedAt = Date.now()
     this.lastError = null
+  }
+
+  /**
+   * A key not meant for us (encryption, another key type) is a debug line; a broken or degenerate
+   * one a warning, once while it stays listed (not again on every refresh), with issuer and kid.
+   */
+  private skipped (jwk: unknown, cause: UnusableReason, refused: Set<string>): void {
+    const j = jwk as Record<string, unknown> | null
+    const kid = typeof j?.kid === 'string' ? j.kid : undefined
+    if (NOT_FOR_US.has(cause)) {
+      this.log.debug({ issuer: this.issuer.id, kid, cause }, 'axioms: JWK skipped')
+      return
+    }
+    const id = createHash('sha256').update(JSON.stringify(jwk)).digest('base64url')
+    if (!this.refused.has(id) && !refused.has(id)) this.log.warn({ issuer: this.issuer.id, kid, cause }, 'axioms: JWK refused, not used')
+    refused.add(id)
   }
 
   private usable (now: number): Map<string, KeyEntry[]> | undefined {
@@ -332,6 +458,7 @@ export class KeyStore {
       keys: this.keys === undefined ? 0 : this.size(),
       fetchedAt: this.keys === undefined ? null : this.fetchedAt,
       ...this.counters,
+      refusedKeys: this.keys === undefined ? 0 : this.refused.size,
       lastError: this.lastError
     }
   }

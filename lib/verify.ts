@@ -31,9 +31,10 @@ export interface AccessTokenClaims {
 interface AlgParams {
   hash: string | null
   padding?: number
+  /** RFC 7518 §3.5: the salt is as long as the hash; OpenSSL then refuses any other length. */
   saltLength?: number
-  /** ECDSA: exact length of the raw R || S signature. */
-  sigLength?: number
+  /** ECDSA: raw R || S (RFC 7518 §3.4), never DER. */
+  ieee?: true
 }
 
 const PSS = constants.RSA_PKCS1_PSS_PADDING
@@ -46,9 +47,9 @@ const ALG_PARAMS: Record<Algorithm, AlgParams> = {
   PS256: { hash: 'sha256', padding: PSS, saltLength: 32 },
   PS384: { hash: 'sha384', padding: PSS, saltLength: 48 },
   PS512: { hash: 'sha512', padding: PSS, saltLength: 64 },
-  ES256: { hash: 'sha256', sigLength: 64 },
-  ES384: { hash: 'sha384', sigLength: 96 },
-  ES512: { hash: 'sha512', sigLength: 132 },
+  ES256: { hash: 'sha256', ieee: true },
+  ES384: { hash: 'sha384', ieee: true },
+  ES512: { hash: 'sha512', ieee: true },
   EdDSA: { hash: null }
 }
 
@@ -66,7 +67,7 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
     input = { key: entry.key }
     if (p.padding !== undefined) input.padding = p.padding
     if (p.saltLength !== undefined) input.saltLength = p.saltLength
-    if (p.sigLength !== undefined) input.dsaEncoding = 'ieee-p1363'
+    if (p.ieee === true) input.dsaEncoding = 'ieee-p1363'
     byAlg.set(alg, input)
   }
   return input
@@ -76,9 +77,11 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
 export function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
   // alg passed the allow-list, a subset of Algorithm.
   const p = ALG_PARAMS[alg as Algorithm]
-  if (p.sigLength !== undefined && signature.length !== p.sigLength) fail('bad_signature')
+  // One spelling per signature: exactly the key's length (RSA: the modulus, RFC 8017 §8.1.2 and
+  // §8.2.2 step 1, which OpenSSL skips for PSS; ECDSA: R || S; EdDSA: 64 or 114 bytes).
+  if (signature.length !== entry.sigLength) fail('bad_signature')
   // crypto.verify answers false for any signature bytes (checked: oversized, zero, off-range);
-  // were it ever to throw, Verifier.refuse still turns that into a 401, never a 5xx.
+  // were it ever to throw, Verifier.refuse answers 401 internal_error, never a 5xx.
   if (!cryptoVerify(p.hash, Buffer.from(signingInput, 'latin1'), verifyInput(entry, alg, p), signature)) fail('bad_signature')
 }
 
@@ -91,18 +94,27 @@ interface IssuerEntry {
   store: KeyStore
 }
 
+export interface VerifierLog extends KeyStoreLog {
+  error: (obj: object, msg: string) => void
+}
+
 /** Verifies tokens for one plugin instance. Every failure is an AxiomsError. */
 export class Verifier {
   private readonly settings: Settings
   private readonly byIss = new Map<string, IssuerEntry>()
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
-  /** For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason). */
-  readonly counts = { verified: 0, cacheHits: 0, refused: 0 }
+  private readonly log: VerifierLog
+  /**
+   * For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason),
+   * and verifications that ended in an unexpected exception (not counted as refused).
+   */
+  readonly counts = { verified: 0, cacheHits: 0, refused: 0, internalErrors: 0 }
   readonly refusedBy: Partial<Record<Reason, number>> = Object.create(null)
 
-  constructor (settings: Settings, log: KeyStoreLog) {
+  constructor (settings: Settings, log: VerifierLog) {
     this.settings = settings
+    this.log = log
     const stores: KeyStore[] = []
     for (const issuer of settings.issuers) {
       const store = new KeyStore(issuer, settings.jwks, log)
@@ -188,12 +200,20 @@ export class Verifier {
 
   /** Counts and reports a refusal; the AxiomsError to throw. */
   private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
-    // Every failure above is an AxiomsError; anything else would be a bug, still answered 401.
-    /* c8 ignore next */
-    const e = err instanceof AxiomsError ? err : new AxiomsError('malformed')
+    let e: AxiomsError
+    if (err instanceof AxiomsError) {
+      e = err
+      this.counts.refused++
+      this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
+    } else {
+      // Every token fault is an AxiomsError: anything else is a bug (ours, Node's, the
+      // environment's). The client still gets a 401 that says nothing; the operator gets the
+      // stack, and a counter that does not mix it with the clients' faults.
+      e = new AxiomsError('internal_error')
+      this.counts.internalErrors++
+      this.log.error({ err, issuer: iss, kid, jti }, 'axioms: unexpected error while verifying a token')
+    }
     e.jti = jti
-    this.counts.refused++
-    this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
     if (verifyChannel.hasSubscribers) {
       const msg: Record<string, unknown> = { ok: false, reason: e.reason }
       if (iss !== undefined) msg.issuer = iss

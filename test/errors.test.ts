@@ -155,7 +155,8 @@ t.test('challenge builder and error rows', async t => {
     insufficient: [403, 'insufficient_scope', 'Insufficient role, scope or permission'],
     not_owner: [403, 'insufficient_scope', 'You do not have permission to access this resource'],
     not_found: [404, 'not_found', 'Object not found'],
-    keys_unavailable: [503, 'temporarily_unavailable', 'Unable to verify the access token right now']
+    keys_unavailable: [503, 'temporarily_unavailable', 'Unable to verify the access token right now'],
+    internal_error: [401, 'invalid_token', 'Invalid access token']
   }
   t.same(Object.keys(ROWS).sort(), Object.keys(expected).sort())
   for (const [reason, [status, code, description]] of Object.entries(expected)) {

@@ -12,11 +12,12 @@ t.test('app.axioms.stats(): counters and per-issuer key state, for a health rout
     verified: 0,
     cacheHits: 0,
     refused: 0,
+    internalErrors: 0,
     refusedBy: {},
     tokenCacheSize: 0,
     issuers: [
-      { issuer: a.issuer, jwksUri: undefined, keys: 0, fetchedAt: null, fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0, lastError: null },
-      { issuer: b.issuer, jwksUri: undefined, keys: 0, fetchedAt: null, fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0, lastError: null }
+      { issuer: a.issuer, jwksUri: undefined, keys: 0, fetchedAt: null, fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0, refusedKeys: 0, lastError: null },
+      { issuer: b.issuer, jwksUri: undefined, keys: 0, fetchedAt: null, fetches: 0, failures: 0, cooldownHits: 0, staleUses: 0, refusedKeys: 0, lastError: null }
     ].map(({ jwksUri, ...rest }) => rest)
   }, 'JSON-ready snapshot (jwksUri not yet discovered)')
 

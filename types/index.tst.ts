@@ -140,6 +140,8 @@ test('axioms decorator, stats and errors', async () => {
   expect(app.axioms.stats()).type.toBe<AxiomsStats>()
   expect(app.axioms.stats().refusedBy.expired).type.toBe<number | undefined>()
   expect(app.axioms.stats().issuers[0]?.keys).type.toBe<number | undefined>()
+  expect(app.axioms.stats().internalErrors).type.toBe<number>()
+  expect(app.axioms.stats().issuers[0]?.refusedKeys).type.toBe<number | undefined>()
   const err = new AxiomsError('expired')
   expect(err.statusCode).type.toBe<number>()
   expect(err.reason).type.toBe<Reason>()
