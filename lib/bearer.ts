@@ -78,7 +78,9 @@ function decodeJsonObject (segment: string): JsonObject {
     fail('malformed')
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('malformed')
-  return value as JsonObject
+  // Every member the checks read (exp, typ, crit, cnf, ...) must be the token's own: with a
+  // prototype, a member the token lacks would be read from whatever polluted Object.prototype.
+  return Object.setPrototypeOf(value, null) as JsonObject
 }
 
 // An issuer signs with a handful of keys, so its tokens share a handful of header segments:

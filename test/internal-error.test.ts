@@ -1,9 +1,10 @@
 // Issue 11 item 5: an exception inside verification that is not a token fault (a bug, in our code,
 // Node or the environment) still answers 401 "Invalid access token" and leaks nothing, but is
 // logged at error with its stack, counted apart in stats() and published on the verify channel.
-// The trigger is real: a throwing getter on Object.prototype (what a polluting dependency leaves
-// behind), reached when the verifier reads `cnf` of a valid token's claims that lack it. Nothing
-// of the plugin is patched.
+// The trigger is real: a throwing getter on Object.prototype.saltLength (what a polluting
+// dependency leaves behind), which node:crypto reads from the verify options of an RS256 check
+// (they have no salt length of their own). The plugin's own reads of a token's members never
+// reach the prototype (test/prototype-pollution.test.ts). Nothing of the plugin is patched.
 import diagnostics from 'node:diagnostics_channel'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -13,15 +14,15 @@ import { logSink } from './attacks/harness.js'
 
 const BOOM = 'polluted-prototype-getter-7f3a'
 
-/** Runs fn with Object.prototype.cnf throwing; restores the prototype whatever happens. */
-async function withPollutedCnf<T> (fn: () => Promise<T>): Promise<T> {
+/** Runs fn with Object.prototype.saltLength throwing; restores the prototype whatever happens. */
+async function withPollutedPrototype<T> (fn: () => Promise<T>): Promise<T> {
   // The fault under test is exactly this: a getter planted on Object.prototype.
   // eslint-disable-next-line no-extend-native
-  Object.defineProperty(Object.prototype, 'cnf', { get () { throw new Error(BOOM) }, configurable: true })
+  Object.defineProperty(Object.prototype, 'saltLength', { get () { throw new Error(BOOM) }, configurable: true })
   try {
     return await fn()
   } finally {
-    delete (Object.prototype as Record<string, unknown>).cnf
+    delete (Object.prototype as Record<string, unknown>).saltLength
   }
 }
 
@@ -62,7 +63,7 @@ for (const verifyBatch of [16, 0]) {
     const s = await setup(t, { verifyBatch })
     const token = s.idp.sign({ scope: 'read', jti: 'jti-bug' })
     const kid = s.idp.keys[0]?.kid
-    const res = await withPollutedCnf(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${token}` } }))
+    const res = await withPollutedPrototype(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${token}` } }))
     t.equal(res.statusCode, 401, 'never a 5xx')
     t.same(res.json(), INVALID)
     t.equal(res.headers['www-authenticate'], `Bearer realm="${s.idp.issuer}", error="invalid_token", error_description="Invalid access token"`)
@@ -94,7 +95,8 @@ for (const verifyBatch of [16, 0]) {
 
 t.test('app.axioms.verify rejects with an AxiomsError internal_error, whose stack has no frames', async t => {
   const s = await setup(t)
-  const err = await withPollutedCnf(async () => s.app.axioms.verify(s.idp.sign({ scope: 'read' })).then(() => undefined, (e: unknown) => e))
+  const token = s.idp.sign({ scope: 'read' })
+  const err = await withPollutedPrototype(async () => s.app.axioms.verify(token).then(() => undefined, (e: unknown) => e))
   t.ok(err instanceof AxiomsError)
   t.match(err, { reason: 'internal_error', code: 'AXIOMS_INTERNAL_ERROR', statusCode: 401, error: 'invalid_token', error_description: 'Invalid access token' })
   t.equal((err as AxiomsError).stack, 'AxiomsError: Invalid access token')
@@ -109,7 +111,8 @@ t.test('errorResponse throw: the app\'s error handler gets the 401 AxiomsError, 
       return reply.code((err as AxiomsError).statusCode).send({ seen: (err as AxiomsError).reason })
     })
   })
-  const res = await withPollutedCnf(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${s.idp.sign({ scope: 'read' })}` } }))
+  const token = s.idp.sign({ scope: 'read' })
+  const res = await withPollutedPrototype(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${token}` } }))
   t.equal(res.statusCode, 401)
   t.same(res.json(), { seen: 'internal_error' })
   t.ok(handled instanceof AxiomsError)
@@ -123,10 +126,10 @@ t.test('tokenMiddleware: the request is marked invalid (authJwt false); a protec
     app.get('/open', async request => { spy(); seenAuth = request.authJwt; return { ok: true } })
   })
   const token = s.idp.sign({ scope: 'read' })
-  const open = await withPollutedCnf(async () => s.app.inject({ url: '/open', headers: { authorization: `Bearer ${token}` } }))
+  const open = await withPollutedPrototype(async () => s.app.inject({ url: '/open', headers: { authorization: `Bearer ${token}` } }))
   t.equal(open.statusCode, 200, 'tokenMiddleware never rejects')
   t.equal(seenAuth, false, 'like an invalid token')
-  const res = await withPollutedCnf(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${token}` } }))
+  const res = await withPollutedPrototype(async () => s.app.inject({ url: '/p', headers: { authorization: `Bearer ${token}` } }))
   t.equal(res.statusCode, 401)
   t.same(res.json(), INVALID)
   t.equal(s.calls(), 1, 'only /open ran')

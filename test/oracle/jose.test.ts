@@ -102,8 +102,8 @@ t.teardown(() => idp.close())
 idp.setJwks(JWKS)
 
 const OURS: Record<Cfg, AxiomsOptions> = {
-  D: { issuer: ISS, jwksUri: idp.jwksUri, audience: AUD, algorithms: ALL, clockTolerance: TOL.D, env: {}, jwksTimeout: 30000 },
-  S: { issuer: ISS, jwksUri: idp.jwksUri, audience: AUD, algorithms: S_ALGS, clockTolerance: TOL.S, profile: 'rfc9068', env: {}, jwksTimeout: 30000 }
+  D: { issuer: ISS, jwksUri: idp.jwksUri, audience: AUD, algorithms: ALL, clockTolerance: TOL.D, env: {}, jwksTimeout: '30s' },
+  S: { issuer: ISS, jwksUri: idp.jwksUri, audience: AUD, algorithms: S_ALGS, clockTolerance: TOL.S, profile: 'rfc9068', env: {}, jwksTimeout: '30s' }
 }
 // The same policy in jose's terms: exp required (SPEC), RFC 9068's claims present and its typ.
 const JOSE: Record<Cfg, JWTVerifyOptions> = {
