@@ -2,9 +2,10 @@
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
-import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } from './bearer.js'
+import { decodeCompact, type DecodedToken, MAX_TOKEN_BYTES } from './bearer.js'
+import { checkClaims, checkHeader } from './checks.js'
 import { AxiomsError, fail, type Reason } from './errors.js'
-import { isNonEmptyString, type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
+import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
 import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
@@ -81,10 +82,6 @@ function checkSignature (entry: KeyEntry, alg: string, signingInput: string, sig
   if (!cryptoVerify(p.hash, Buffer.from(signingInput, 'latin1'), verifyInput(entry, alg, p), signature)) fail('bad_signature')
 }
 
-function isNumericDate (v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v)
-}
-
 interface IssuerEntry {
   issuer: IssuerSettings
   store: KeyStore
@@ -135,7 +132,7 @@ export class Verifier {
       const decoded = decodeCompact(token)
       const { header, payload } = decoded
       if (typeof payload.jti === 'string') jti = payload.jti
-      this.checkHeader(header)
+      checkHeader(this.settings, header)
       kid = header.kid as string
       const alg = header.alg as string
       // `iss` only picks among configured issuers; no URL is ever built from the token.
@@ -176,7 +173,7 @@ export class Verifier {
   private accept (token: string, decoded: DecodedToken, alg: string, entry: KeyEntry, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): AccessTokenClaims {
     const payload = decoded.payload
     checkSignature(entry, alg, decoded.signingInput, decoded.signature)
-    this.checkClaims(payload, found.issuer)
+    checkClaims(this.settings, payload, found.issuer)
     const claims = freezeClaims(payload) as AccessTokenClaims | undefined
     if (claims === undefined) fail('malformed')
     this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
@@ -201,54 +198,6 @@ export class Verifier {
       verifyChannel.publish(msg)
     }
     return e
-  }
-
-  private checkHeader (h: JsonObject): void {
-    const s = this.settings
-    if (typeof h.alg !== 'string' || !s.algorithms.has(h.alg)) fail('bad_algorithm')
-    if (!isNonEmptyString(h.kid)) fail('missing_kid')
-    if (h.typ === undefined) {
-      if (s.rfc9068) fail('bad_typ')
-    } else if (typeof h.typ !== 'string' || !s.tokenTypes.has(h.typ)) {
-      fail('bad_typ')
-    }
-    // No critical extension is understood; unencoded payloads and compression are refused;
-    // a nested JWT is not an access token.
-    if (h.crit !== undefined || h.b64 !== undefined || h.zip !== undefined ||
-      (typeof h.cty === 'string' && h.cty.toUpperCase() === 'JWT')) {
-      fail('bad_header')
-    }
-  }
-
-  private checkClaims (p: JsonObject, issuer: IssuerSettings): void {
-    const s = this.settings
-    const now = Date.now() / 1000
-    const tol = s.clockTolerance
-    if (p.exp === undefined || p.exp === null) fail('missing_exp')
-    if (!isNumericDate(p.exp)) fail('bad_claim')
-    if (now >= p.exp + tol) fail('expired')
-    if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
-    if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
-    if (!this.audienceMatches(p, issuer.audiences)) fail('bad_audience')
-    if (s.rfc9068) {
-      // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
-      // audience elsewhere; strings for the rest, and an empty subject names nobody.
-      if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
-    }
-    // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
-    if (p.cnf !== undefined) fail('sender_constrained')
-  }
-
-  private audienceMatches (p: JsonObject, audiences: ReadonlySet<string>): boolean {
-    for (const name of this.settings.audienceClaims) {
-      const aud = Object.hasOwn(p, name) ? p[name] : undefined
-      if (typeof aud === 'string') {
-        if (audiences.has(aud)) return true
-      } else if (Array.isArray(aud)) {
-        for (const a of aud) if (typeof a === 'string' && audiences.has(a)) return true
-      }
-    }
-    return false
   }
 
   /** Starts background refreshes and, if configured, fetches every key set once. */
