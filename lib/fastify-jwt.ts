@@ -59,7 +59,8 @@ export const UPSTREAM_CODES: Readonly<Record<string, Mapping>> = Object.freeze({
   FAST_JWT_MISSING_KEY: SETUP,
   FAST_JWT_KEY_FETCHING_ERROR: KEYS,
   FAST_JWT_SIGN_ERROR: SETUP,
-  FAST_JWT_VERIFY_ERROR: tok('key_mismatch'),
+  // Raised while reading the signature bytes (an ES* signature of the wrong length).
+  FAST_JWT_VERIFY_ERROR: tok('bad_signature'),
   FAST_JWT_MISSING_REQUIRED_CLAIM: tok('bad_claim'),
   FAST_JWT_MISSING_SIGNATURE: tok('malformed'),
   FAST_JWT_INVALID_CRIT_HEADER: tok('bad_header'),

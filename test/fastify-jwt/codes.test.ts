@@ -55,7 +55,7 @@ t.test('the mapping, pinned: token faults answer as the built-in engine would, k
     FAST_JWT_MISSING_KEY: ['upstream_error', 'error'],
     FAST_JWT_KEY_FETCHING_ERROR: ['keys_unavailable', 'warn'],
     FAST_JWT_SIGN_ERROR: ['upstream_error', 'error'],
-    FAST_JWT_VERIFY_ERROR: ['key_mismatch', 'debug'],
+    FAST_JWT_VERIFY_ERROR: ['bad_signature', 'debug'],
     FAST_JWT_MISSING_REQUIRED_CLAIM: ['bad_claim', 'debug'],
     FAST_JWT_MISSING_SIGNATURE: ['malformed', 'debug'],
     FAST_JWT_INVALID_CRIT_HEADER: ['bad_header', 'debug'],
