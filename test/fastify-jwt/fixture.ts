@@ -70,7 +70,8 @@ export interface Api {
 export interface ApiOptions {
   /** 'S': profile rfc9068 and algorithms RS256, ES256. */
   profile?: 'D' | 'S'
-  options?: AxiomsOptions
+  /** Merged over the defaults; `undefined` drops one (e.g. `issuer` for `issuers`). */
+  options?: { [K in keyof AxiomsOptions]?: AxiomsOptions[K] | undefined }
   /** get-jwks options; default `{ issuersWhitelist: [A, B] }`. */
   getJwks?: Parameters<typeof buildGetJwks>[0]
   /** Extra @fastify/jwt options (merged over the README's). */
@@ -98,7 +99,7 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
   const app = Fastify({ pluginTimeout: 60000, ...o.fastify })
   t.teardown(() => app.close())
   const getJwks = buildGetJwks(o.getJwks ?? { issuersWhitelist: [world.a.issuer, world.b.issuer] })
-  const options: AxiomsOptions = {
+  const merged: Record<string, unknown> = {
     verifier: 'fastify-jwt',
     issuer: world.a.issuer,
     audience: API,
@@ -106,6 +107,8 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
     ...(o.profile === 'S' ? { profile: 'rfc9068', algorithms: ['RS256', 'ES256'] } : {}),
     ...o.options
   }
+  for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k]
+  const options = merged as AxiomsOptions
   if (o.jwtAfter !== true) await registerFastifyJwt(app, getJwks, o.jwt)
   await app.register(axioms, options)
   if (o.jwtAfter === true) await registerFastifyJwt(app, getJwks, o.jwt)
@@ -139,7 +142,7 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
       discovery: world.a.requests.discovery + world.b.requests.discovery - d
     }
   }
-  const issuer = options.issuer
+  const issuer = options.issuers?.[0]?.issuer ?? options.issuer
   return {
     app,
     realm: options.realm ?? (Array.isArray(issuer) ? issuer[0] as string : issuer as string),
