@@ -11,6 +11,7 @@ import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.js'
 import { type AccessTokenClaims, Verifier } from './lib/verify.js'
 import { TurnBatch } from './lib/batch.js'
+import { FastifyJwtVerifier } from './lib/fastify-jwt.js'
 import { redactRequestLogs } from './lib/redact.js'
 
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
@@ -19,16 +20,21 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   if (settings.foreignOptions.length > 0) log.debug({ ignored: settings.foreignOptions }, 'axioms: options that are not axioms-fastify\'s were ignored')
   // Fastify logs the request before any hook: keep Authorization and ?access_token out of it.
   redactRequestLogs(log)
-  const verifier = new Verifier(settings, {
-    error: (obj, msg) => log.error(obj, msg),
-    warn: (obj, msg) => log.warn(obj, msg),
-    debug: (obj, msg) => log.debug(obj, msg)
-  })
+  const pluginLog = {
+    error: (obj: object, msg: string) => log.error(obj, msg),
+    warn: (obj: object, msg: string) => log.warn(obj, msg),
+    debug: (obj: object, msg: string) => log.debug(obj, msg)
+  }
+  const verifier = new Verifier(settings, pluginLog)
+  // verifier 'fastify-jwt': the app's @fastify/jwt checks signatures; `verifier` is then never started.
+  const fastifyJwt = settings.verifier === 'fastify-jwt' ? new FastifyJwtVerifier(settings, pluginLog) : undefined
+  if (settings.ignoredOptions.length > 0) log.info({ ignored: settings.ignoredOptions }, 'axioms: options that do not apply with verifier "fastify-jwt" (get-jwks keeps the keys) were ignored')
   const registry = createRegistry()
   const metadata = planMetadata(settings)
   const auth: Auth = {
     settings,
     verifier,
+    fastifyJwt,
     batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token)) : undefined,
     challenge: { realm: settings.realm },
     ruleOf,
@@ -51,21 +57,35 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.decorate('hasRequiredRoles', (req, opts) => requirementHook(auth, 'roles', 'hasRequiredRoles', req, opts))
   fastify.decorate('hasRequiredPermissions', (req, opts) => requirementHook(auth, 'permissions', 'hasRequiredPermissions', req, opts))
   fastify.decorate('checkObjectOwnership', opts => checkObjectOwnership(auth, opts))
+  // In 'fastify-jwt' mode there is no sound way to verify outside a request: the get-jwks secret
+  // callback of @fastify/jwt's README is written for request.jwtVerify(), and fastify.jwt.verify()
+  // calls it with other arguments (@fastify/jwt #388). Say so instead of failing every token.
+  const unavailable = (what: string, why: string): ConfigError =>
+    new ConfigError('verifier', settings.verifierEnv, `is "fastify-jwt", where app.axioms.${what}() is not available: ${why}`)
   fastify.decorate('axioms', {
-    verify: async (token: string) => verifier.verify(token),
+    verify: async (token: string) => {
+      if (fastifyJwt !== undefined) throw unavailable('verify', '@fastify/jwt verifies tokens per request (request.jwtVerify()); protect the route with the plugin\'s hooks or config.axioms instead')
+      return verifier.verify(token)
+    },
     claims: (request: FastifyRequest) => {
       const claims = claimsOf(auth, request)
       // No verified claims: the route is not protected, or was called anonymously (optional).
       if (typeof claims !== 'object' || claims === null) throw new AxiomsError('missing_header')
       return claims as AccessTokenClaims
     },
-    stats: () => ({
-      ...verifier.counts,
-      refusedBy: { ...verifier.refusedBy },
-      tokenCacheSize: verifier.cacheSize(),
-      issuers: verifier.stores.map(s => s.stats())
-    }),
-    refresh: async () => { await Promise.all(verifier.stores.map(s => s.refresh())) }
+    stats: () => {
+      const outcomes = (fastifyJwt ?? verifier).outcomes
+      return {
+        ...outcomes.counts,
+        refusedBy: { ...outcomes.refusedBy },
+        tokenCacheSize: verifier.cacheSize(),
+        issuers: fastifyJwt === undefined ? verifier.stores.map(s => s.stats()) : []
+      }
+    },
+    refresh: async () => {
+      if (fastifyJwt !== undefined) throw unavailable('refresh', 'get-jwks keeps the keys')
+      await Promise.all(verifier.stores.map(s => s.refresh()))
+    }
   })
 
   fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
@@ -75,6 +95,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.addHook('onReady', async () => {
     // @fastify/swagger may be registered before or after us: its decorator exists by now.
     wrapSwagger(fastify, settings)
+    if (fastifyJwt !== undefined) return fastifyJwt.attach(fastify)
     // A slow issuer must not fail startup: onReady hooks are bounded by pluginTimeout, and a
     // discovery plus a JWKS fetch may take twice jwksTimeout. Wait at most half the budget; the
     // fetch goes on, and requests share it (single-flight).
@@ -97,7 +118,7 @@ export { AxiomsError, isAxiomsError } from './lib/errors.js'
 export type { ErrorCode, ProblemDetails, Reason } from './lib/errors.js'
 export { getTokenScopes, getTokenRoles, getTokenPermissions } from './lib/claims.js'
 export type { ClaimName, Requirement } from './lib/claims.js'
-export type { Algorithm, AxiomsOptions, Duration, IssuerOptions, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options/index.js'
+export type { Algorithm, AxiomsOptions, Duration, IssuerOptions, ProtectedResourceMetadataOptions, OpenApiOptions, VerifierName } from './lib/options/index.js'
 export { ConfigError } from './lib/options/index.js'
 export type { RouteDeclaration } from './lib/rule.js'
 export type { PresetName, PresetOptions } from './lib/presets.js'

@@ -7,11 +7,14 @@ import type { Settings } from './options/index.js'
 import type { CompiledRule } from './rule.js'
 import type { TurnBatch } from './batch.js'
 import type { AccessTokenClaims, Verifier } from './verify.js'
+import type { FastifyJwtVerifier } from './fastify-jwt.js'
 
 /** What the hooks of one plugin instance share. */
 export interface Auth {
   readonly settings: Settings
   readonly verifier: Verifier
+  /** verifier 'fastify-jwt': the app's @fastify/jwt checks signatures instead of `verifier`. */
+  readonly fastifyJwt: FastifyJwtVerifier | undefined
   /** Signature checks coalesced per event-loop turn; undefined when verifyBatch is 0. */
   readonly batch: TurnBatch<string, AccessTokenClaims> | undefined
   readonly challenge: ChallengeContext
@@ -57,7 +60,9 @@ async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenCla
     throw err
   }
   let claims: AccessTokenClaims
-  if (auth.batch === undefined) {
+  if (auth.fastifyJwt !== undefined) {
+    claims = await auth.fastifyJwt.verify(request, token)
+  } else if (auth.batch === undefined) {
     // check() answers synchronously when the token is cached or its key at hand: one promise hop fewer.
     const got = auth.verifier.check(token)
     claims = got instanceof Promise ? await got : got

@@ -30,6 +30,10 @@ export type Reason =
   | 'bad_audience'
   | 'bad_issuer'
   | 'sender_constrained'
+  // verifier 'fastify-jwt': the app's trusted() refused the token; the app's verifier failed in a
+  // way that says nothing about the token (an unknown code, its own misconfiguration).
+  | 'untrusted'
+  | 'upstream_error'
   | 'insufficient'
   | 'not_owner'
   | 'not_found'
@@ -67,6 +71,8 @@ export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({
   bad_audience: { status: 401, error: 'invalid_token', description: 'Invalid token audience', challenge: 'full' },
   bad_issuer: { status: 401, error: 'invalid_token', description: 'Invalid token issuer', challenge: 'full' },
   sender_constrained: INVALID,
+  untrusted: INVALID,
+  upstream_error: INVALID,
   insufficient: { status: 403, error: 'insufficient_scope', description: 'Insufficient role, scope or permission', challenge: 'full' },
   not_owner: { status: 403, error: 'insufficient_scope', description: 'You do not have permission to access this resource', challenge: 'full' },
   not_found: { status: 404, error: 'not_found', description: 'Object not found', challenge: 'none' },

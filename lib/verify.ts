@@ -2,10 +2,11 @@
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
-import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } from './bearer.js'
-import { AxiomsError, fail, type Reason } from './errors.js'
-import { isNonEmptyString, type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
-import { verifyChannel } from './observe.js'
+import { decodeCompact, type DecodedToken, MAX_TOKEN_BYTES } from './bearer.js'
+import { checkClaims, checkHeader } from './checks.js'
+import { AxiomsError, fail } from './errors.js'
+import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
+import { Outcomes } from './observe.js'
 import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
 import { TokenCache } from './cache.js'
@@ -85,10 +86,6 @@ export function checkSignature (entry: KeyEntry, alg: string, signingInput: stri
   if (!cryptoVerify(p.hash, Buffer.from(signingInput, 'latin1'), verifyInput(entry, alg, p), signature)) fail('bad_signature')
 }
 
-function isNumericDate (v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v)
-}
-
 interface IssuerEntry {
   issuer: IssuerSettings
   store: KeyStore
@@ -104,17 +101,12 @@ export class Verifier {
   private readonly byIss = new Map<string, IssuerEntry>()
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
-  private readonly log: VerifierLog
-  /**
-   * For app.axioms.stats(): tokens verified, answered from the token cache, refused (by reason),
-   * and verifications that ended in an unexpected exception (not counted as refused).
-   */
-  readonly counts = { verified: 0, cacheHits: 0, refused: 0, internalErrors: 0 }
-  readonly refusedBy: Partial<Record<Reason, number>> = Object.create(null)
+  /** For app.axioms.stats(). */
+  readonly outcomes: Outcomes
 
   constructor (settings: Settings, log: VerifierLog) {
     this.settings = settings
-    this.log = log
+    this.outcomes = new Outcomes(log)
     const stores: KeyStore[] = []
     for (const issuer of settings.issuers) {
       const store = new KeyStore(issuer, settings.jwks, log)
@@ -148,7 +140,7 @@ export class Verifier {
       const decoded = decodeCompact(token)
       const { header, payload } = decoded
       if (typeof payload.jti === 'string') jti = payload.jti
-      this.checkHeader(header)
+      checkHeader(this.settings, header)
       kid = header.kid as string
       const alg = header.alg as string
       // `iss` only picks among configured issuers; no URL is ever built from the token.
@@ -170,7 +162,7 @@ export class Verifier {
     // Never past exp, nor past the key's removal, nor past jwksCacheTtl without a good fetch.
     const now = Date.now()
     if (cached.store.trusts(now) && cached.key.alive && now / 1000 < cached.exp) {
-      this.counts.cacheHits++
+      this.outcomes.counts.cacheHits++
       return cached.claims
     }
     this.cache?.delete(token)
@@ -189,87 +181,16 @@ export class Verifier {
   private accept (token: string, decoded: DecodedToken, alg: string, entry: KeyEntry, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): AccessTokenClaims {
     const payload = decoded.payload
     checkSignature(entry, alg, decoded.signingInput, decoded.signature)
-    this.checkClaims(payload, found.issuer)
+    checkClaims(this.settings, payload, found.issuer)
     const claims = freezeClaims(payload) as AccessTokenClaims | undefined
     if (claims === undefined) fail('malformed')
     this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })
-    this.counts.verified++
-    if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer: iss, kid } : { ok: true, issuer: iss, kid, jti })
+    this.outcomes.accepted(iss, kid, jti)
     return claims
   }
 
-  /** Counts and reports a refusal; the AxiomsError to throw. */
   private refuse (err: unknown, iss: string | undefined, kid: string | undefined, jti: string | undefined): AxiomsError {
-    let e: AxiomsError
-    if (err instanceof AxiomsError) {
-      e = err
-      this.counts.refused++
-      this.refusedBy[e.reason] = (this.refusedBy[e.reason] ?? 0) + 1
-    } else {
-      // Every token fault is an AxiomsError: anything else is a bug (ours, Node's, the
-      // environment's). The client still gets a 401 that says nothing; the operator gets the
-      // stack, and a counter that does not mix it with the clients' faults.
-      e = new AxiomsError('internal_error')
-      this.counts.internalErrors++
-      this.log.error({ err, issuer: iss, kid, jti }, 'axioms: unexpected error while verifying a token')
-    }
-    e.jti = jti
-    if (verifyChannel.hasSubscribers) {
-      const msg: Record<string, unknown> = { ok: false, reason: e.reason }
-      if (iss !== undefined) msg.issuer = iss
-      if (kid !== undefined) msg.kid = kid
-      if (jti !== undefined) msg.jti = jti
-      verifyChannel.publish(msg)
-    }
-    return e
-  }
-
-  private checkHeader (h: JsonObject): void {
-    const s = this.settings
-    if (typeof h.alg !== 'string' || !s.algorithms.has(h.alg)) fail('bad_algorithm')
-    if (!isNonEmptyString(h.kid)) fail('missing_kid')
-    if (h.typ === undefined) {
-      if (s.rfc9068) fail('bad_typ')
-    } else if (typeof h.typ !== 'string' || !s.tokenTypes.has(h.typ)) {
-      fail('bad_typ')
-    }
-    // No critical extension is understood; unencoded payloads and compression are refused;
-    // a nested JWT is not an access token.
-    if (h.crit !== undefined || h.b64 !== undefined || h.zip !== undefined ||
-      (typeof h.cty === 'string' && h.cty.toUpperCase() === 'JWT')) {
-      fail('bad_header')
-    }
-  }
-
-  private checkClaims (p: JsonObject, issuer: IssuerSettings): void {
-    const s = this.settings
-    const now = Date.now() / 1000
-    const tol = s.clockTolerance
-    if (p.exp === undefined || p.exp === null) fail('missing_exp')
-    if (!isNumericDate(p.exp)) fail('bad_claim')
-    if (now >= p.exp + tol) fail('expired')
-    if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
-    if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
-    if (!this.audienceMatches(p, issuer.audiences)) fail('bad_audience')
-    if (s.rfc9068) {
-      // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
-      // audience elsewhere; strings for the rest, and an empty subject names nobody.
-      if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
-    }
-    // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
-    if (p.cnf !== undefined) fail('sender_constrained')
-  }
-
-  private audienceMatches (p: JsonObject, audiences: ReadonlySet<string>): boolean {
-    for (const name of this.settings.audienceClaims) {
-      const aud = Object.hasOwn(p, name) ? p[name] : undefined
-      if (typeof aud === 'string') {
-        if (audiences.has(aud)) return true
-      } else if (Array.isArray(aud)) {
-        for (const a of aud) if (typeof a === 'string' && audiences.has(a)) return true
-      }
-    }
-    return false
+    return this.outcomes.refused(err, iss, kid, jti)
   }
 
   /** Starts background refreshes and, if configured, fetches every key set once. */

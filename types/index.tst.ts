@@ -14,6 +14,7 @@ import axioms, {
   type JwksMessage,
   type Reason,
   type RouteDeclaration,
+  type VerifierName,
   type VerifyMessage
 } from 'axioms-fastify'
 import { createTestIssuer, type TestIssuer } from 'axioms-fastify/testing'
@@ -35,6 +36,8 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', tokenCache: 1000, verifyBatch: 0 })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', jwksTimeout: '500ms', jwksRefreshInterval: '10m', jwksCacheTtl: 3600, clockTolerance: '30s', jwksCooldown: 0.5 })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', decoratorName: 'auth', problemDetails: true })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', verifier: 'fastify-jwt' })).type.not.toRaiseError()
+  expect<VerifierName>().type.toBe<'builtin' | 'fastify-jwt'>()
   // Fastify's own register options are accepted next to axioms-fastify's.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', prefix: '/api', logLevel: 'warn' })).type.not.toRaiseError()
 })
@@ -51,6 +54,7 @@ test('wrong option types do not compile', () => {
   expect(app.register(axioms, { audience: 'api', jwksCooldown: '30' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', decoratorName: 7 })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', problemDetails: 'yes' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', verifier: 'fast-jwt' })).type.toRaiseError()
   expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
 })
 

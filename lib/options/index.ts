@@ -9,6 +9,7 @@ import { foreignKeys } from './names.js'
 import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
 import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
+import { type VerifierInput, type VerifierSettings, resolveVerifier } from './verifier.js'
 
 export { ConfigError } from './read.js'
 export { safeMethodSet } from './read.js'
@@ -17,14 +18,17 @@ export { ALGORITHMS, type Algorithm } from './tokens.js'
 export type { IssuerOptions, IssuerSettings } from './issuers.js'
 export type { JwksSettings } from './jwks.js'
 export type { ProtectedResourceMetadataOptions, OpenApiOptions } from './documents.js'
+export type { VerifierName } from './verifier.js'
 
-export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, JwksInput, ResponseInput {
+export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, JwksInput, ResponseInput, VerifierInput {
   safeMethods?: string[]
   tokenMiddleware?: boolean
+  /** Verified tokens remembered (LRU). Not with verifier 'fastify-jwt'. */
   tokenCache?: number
   /**
    * Most signature checks of one event-loop turn run together before their requests go on, so
-   * that their responses leave in a burst. 0 verifies each token as its request arrives. Default 16.
+   * that their responses leave in a burst. 0 verifies each token as its request arrives. Default 16
+   * (0 with verifier 'fastify-jwt').
    */
   verifyBatch?: number
   /** RFC 9728: serve /.well-known/oauth-protected-resource and name it in challenges. */
@@ -38,7 +42,7 @@ export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, Jwks
   env?: Record<string, string | undefined>
 }
 
-export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings {
+export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings, VerifierSettings {
   readonly issuers: readonly IssuerSettings[]
   readonly safeMethods: ReadonlySet<string>
   readonly jwks: JwksSettings
@@ -59,7 +63,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
-  'openapi', 'env'
+  'openapi', 'verifier', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -73,11 +77,13 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
 
   const { issuers, domain } = resolveIssuers(input, env)
   const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
-  const tokenCache = integerIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0)
+  const tokenCacheSrc = pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber)
+  const tokenCache = integerIn(tokenCacheSrc, 'tokenCache', 0, 0)
   const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
   const verifyBatch = integerIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0)
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
+  const verifier = resolveVerifier(input as VerifierInput & Record<string, unknown>, env, tokenCacheSrc)
 
   return Object.freeze({
     issuers,
@@ -88,7 +94,9 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     ...resolveResponses(input, env, (issuers[0] as IssuerSettings).id),
     tokenMiddleware: booleanOf(given(input.tokenMiddleware), 'tokenMiddleware', false),
     tokenCache,
-    verifyBatch,
+    // @fastify/jwt checks signatures in its own asynchronous step: nothing to batch.
+    verifyBatch: verifier.verifier === 'fastify-jwt' ? 0 : verifyBatch,
+    ...verifier,
     protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
     openapi: openapiOf(input.openapi),
     foreignOptions: Object.freeze(foreignOptions)

@@ -1,0 +1,62 @@
+// The header and claim rules of SPEC §5 (steps 3 and 5), pure: no keys, no signatures, no I/O.
+// The built-in engine runs them around its signature check; verifier 'fastify-jwt' runs the same
+// ones around the app's @fastify/jwt, so both refuse the same tokens for the same reasons.
+import type { JsonObject } from './bearer.js'
+import { fail } from './errors.js'
+import { isNonEmptyString } from './keys.js'
+import type { IssuerSettings, Settings } from './options/index.js'
+
+export type HeaderRules = Pick<Settings, 'algorithms' | 'tokenTypes' | 'rfc9068'>
+export type ClaimRules = Pick<Settings, 'clockTolerance' | 'rfc9068' | 'audienceClaims'>
+
+function isNumericDate (v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v)
+}
+
+/** `alg` allowed, `kid` present, `typ` allowed, no `crit`, `b64`, `zip` or nested JWT. */
+export function checkHeader (s: HeaderRules, h: JsonObject): void {
+  if (typeof h.alg !== 'string' || !s.algorithms.has(h.alg)) fail('bad_algorithm')
+  if (!isNonEmptyString(h.kid)) fail('missing_kid')
+  if (h.typ === undefined) {
+    if (s.rfc9068) fail('bad_typ')
+  } else if (typeof h.typ !== 'string' || !s.tokenTypes.has(h.typ)) {
+    fail('bad_typ')
+  }
+  // No critical extension is understood; unencoded payloads and compression are refused;
+  // a nested JWT is not an access token.
+  if (h.crit !== undefined || h.b64 !== undefined || h.zip !== undefined ||
+    (typeof h.cty === 'string' && h.cty.toUpperCase() === 'JWT')) {
+    fail('bad_header')
+  }
+}
+
+/** `exp` required; `exp`/`nbf`/`iat` finite and not in the future; `aud`; RFC 9068; no `cnf`. */
+export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSettings): void {
+  const now = Date.now() / 1000
+  const tol = s.clockTolerance
+  if (p.exp === undefined || p.exp === null) fail('missing_exp')
+  if (!isNumericDate(p.exp)) fail('bad_claim')
+  if (now >= p.exp + tol) fail('expired')
+  if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
+  if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
+  if (!audienceMatches(s, p, issuer.audiences)) fail('bad_audience')
+  if (s.rfc9068) {
+    // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
+    // audience elsewhere; strings for the rest, and an empty subject names nobody.
+    if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
+  }
+  // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
+  if (p.cnf !== undefined) fail('sender_constrained')
+}
+
+function audienceMatches (s: ClaimRules, p: JsonObject, audiences: ReadonlySet<string>): boolean {
+  for (const name of s.audienceClaims) {
+    const aud = Object.hasOwn(p, name) ? p[name] : undefined
+    if (typeof aud === 'string') {
+      if (audiences.has(aud)) return true
+    } else if (Array.isArray(aud)) {
+      for (const a of aud) if (typeof a === 'string' && audiences.has(a)) return true
+    }
+  }
+  return false
+}
