@@ -75,11 +75,15 @@ const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const rootSpecs = { ...rootPkg.dependencies, ...rootPkg.devDependencies }
 const locked = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages
 
-// The fixture's spec must be the root's; the copy gets the exact version the root lock holds.
+// The fixture's spec must be the root's; the copy gets the exact version the root lock holds. A
+// package the root cannot have (a second TypeScript would take over its `tsc` bin) may be named
+// with an exact version: npm fetches it once, then the cache serves it.
+const EXACT = /^(npm:(@[^/@]+\/)?[^@]+@)?\d+\.\d+\.\d+(-[\w.]+)?$/
 function pin (fixture, name, spec) {
+  if (rootSpecs[name] === undefined && EXACT.test(spec)) return spec
   if (rootSpecs[name] !== spec) {
     throw new Error(`${fixture}: dependency ${name}@${spec} must be written as the root package.json has it` +
-      (rootSpecs[name] === undefined ? ' (the root has no such dependency: add it to devDependencies)' : ` (${rootSpecs[name]})`))
+      (rootSpecs[name] === undefined ? ' (the root has no such dependency: add it to devDependencies, or give an exact version)' : ` (${rootSpecs[name]})`))
   }
   const entry = locked[`node_modules/${name}`]
   if (entry?.version === undefined) throw new Error(`${fixture}: ${name} is not in the root package-lock.json: run npm install`)
@@ -99,7 +103,7 @@ async function runFixture (name) {
   writeFileSync(pkgPath, JSON.stringify(pkg, null, 2) + '\n')
   const env = { ...baseEnv, AXIOMS_TARBALL: tarball }
   const install = await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, env })
-  if (install.code !== 0) return { name, ok: false, why: 'npm install failed', out: install.out, t0 }
+  if (install.code !== 0) return { name, ok: false, why: 'npm install failed', out: install.out }
   const t1 = Date.now()
   const test = await run(npm, ['test'], { cwd: dir, env })
   // A fixture lists the lines its run must print, so a run that checked nothing cannot pass.
@@ -107,7 +111,7 @@ async function runFixture (name) {
   const ok = test.code === 0 && missing.length === 0
   const why = test.code !== 0 ? `npm test exited with ${test.code}` : missing.length > 0 ? `output lacks ${missing.map(l => JSON.stringify(l)).join(', ')}` : ''
   if (!keep) rmSync(dir, { recursive: true, force: true })
-  return { name, ok, why, out: test.out, t0, install: seconds(t0), test: seconds(t1) }
+  return { name, ok, why, out: test.out, install: ((t1 - t0) / 1000).toFixed(1) + ' s', test: seconds(t1) }
 }
 
 const queue = [...selected]
