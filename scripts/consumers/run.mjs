@@ -56,6 +56,9 @@ if (unknown.length > 0) {
   process.exit(1)
 }
 const selected = only.length > 0 ? fixtures.filter(name => only.includes(name)) : fixtures
+// Heavier fixtures (consumer.weight, default 1) start first, so the slowest does not start last.
+const weight = name => JSON.parse(readFileSync(join(here, name, 'package.json'), 'utf8')).consumer?.weight ?? 1
+selected.sort((a, b) => weight(b) - weight(a) || a.localeCompare(b))
 
 if (build) {
   const b = await run(npm, ['run', 'build'], { cwd: root })

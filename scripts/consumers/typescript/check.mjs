@@ -9,8 +9,10 @@ const SETTINGS = [
   // name, the format the source is compiled as, the build its types must come from
   { name: 'node16-esm', format: 'module', build: 'esm' },
   { name: 'node16-cjs', format: 'commonjs', build: 'cjs' },
-  { name: 'nodenext-esm', format: 'module', build: 'esm' },
-  { name: 'nodenext-cjs', format: 'commonjs', build: 'cjs' },
+  // Before TypeScript 5.8, nodenext resolves as node16 does (only its default target differs):
+  // checked with the project's TypeScript only.
+  { name: 'nodenext-esm', format: 'module', build: 'esm', mainOnly: true },
+  { name: 'nodenext-cjs', format: 'commonjs', build: 'cjs', mainOnly: true },
   { name: 'bundler', format: 'module', build: 'esm' },
   { name: 'commonjs-node10', format: 'commonjs', build: 'cjs', node10: true },
   // ESM and CommonJS files in one program: both builds' declarations (and their
@@ -74,7 +76,7 @@ async function check (ts, s) {
 }
 
 // Two at a time (the machines have two cores).
-const queue = compilers.flatMap(ts => SETTINGS.map(s => [ts, s]))
+const queue = compilers.flatMap(ts => SETTINGS.filter(s => ts.main || !s.mainOnly).map(s => [ts, s]))
 await Promise.all([0, 1].map(async () => { while (queue.length > 0) await check(...queue.shift()) }))
 
 if (failures > 0) {
