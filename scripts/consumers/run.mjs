@@ -2,7 +2,10 @@
 // here with a package.json) copies it to a temporary directory, installs the tarball and the
 // fixture's dependencies with npm, runs the fixture's `npm test` and removes the directory.
 //
-//   node scripts/consumers/run.mjs [--no-build] [--keep] [--jobs N] [fixture ...]
+//   node scripts/consumers/run.mjs [--no-build] [--keep] [--jobs N] [--tarball FILE] [fixture ...]
+//
+// --tarball runs the fixtures against a tarball packed elsewhere (an older version, say) instead
+// of building and packing this checkout.
 //
 // A fixture's dependencies must be written exactly as the root package.json has them (devDependencies
 // or dependencies); the copy installs the version the root lock file holds, so the npm cache that
@@ -20,7 +23,8 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const args = process.argv.slice(2)
 const flag = name => { const i = args.indexOf(name); if (i === -1) return false; args.splice(i, 1); return true }
 const option = name => { const i = args.indexOf(name); if (i === -1) return undefined; return args.splice(i, 2)[1] }
-const build = !flag('--no-build')
+const given = option('--tarball')
+const build = !flag('--no-build') && given === undefined
 const keep = flag('--keep')
 const jobs = Number(option('--jobs') ?? process.env.CONSUMERS_JOBS ?? Math.min(2, availableParallelism()))
 const only = args
@@ -69,10 +73,16 @@ const work = mkdtempSync(join(tmpdir(), 'axioms-consumers-'))
 const cleanup = () => { if (!keep) rmSync(work, { recursive: true, force: true }) }
 process.on('SIGINT', () => { cleanup(); process.exit(130) })
 
-const pack = await run(npm, ['pack', '--json', '--pack-destination', work], { cwd: root })
-if (pack.code !== 0) { console.error(pack.out); cleanup(); console.error('consumers: npm pack failed'); process.exit(1) }
-const tarball = join(work, JSON.parse(pack.out.slice(pack.out.indexOf('[')))[0].filename)
-console.log(`consumers: packed ${basename(tarball)} (${seconds(started)}); ${selected.length} fixtures, ${jobs} at a time`)
+let tarball
+if (given !== undefined) {
+  tarball = join(work, basename(given))
+  cpSync(given, tarball)
+} else {
+  const pack = await run(npm, ['pack', '--json', '--pack-destination', work], { cwd: root })
+  if (pack.code !== 0) { console.error(pack.out); cleanup(); console.error('consumers: npm pack failed'); process.exit(1) }
+  tarball = join(work, JSON.parse(pack.out.slice(pack.out.indexOf('[')))[0].filename)
+}
+console.log(`consumers: ${given === undefined ? 'packed' : 'given'} ${basename(tarball)} (${seconds(started)}); ${selected.length} fixtures, ${jobs} at a time`)
 
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const rootSpecs = { ...rootPkg.dependencies, ...rootPkg.devDependencies }
