@@ -1,18 +1,22 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import './lib/augment.js'
-import { type Auth, checkObjectOwnership, hasValidAccessToken, kAuth, requirementHook, tokenMiddleware } from './lib/hooks.js'
-import { type AxiomsOptions, resolveSettings } from './lib/options.js'
+import { type Auth, claimsOf, kAuth } from './lib/authenticate.js'
+import { AxiomsError } from './lib/errors.js'
+import { checkObjectOwnership, hasValidAccessToken, requirementHook, tokenMiddleware } from './lib/hooks.js'
+import { ConfigError } from './lib/options/index.js'
+import { type AxiomsOptions, resolveSettings } from './lib/options/index.js'
 import { planMetadata, serveMetadata } from './lib/metadata.js'
 import { wrapSwagger } from './lib/openapi.js'
 import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.js'
-import { Verifier } from './lib/verify.js'
+import { type AccessTokenClaims, Verifier } from './lib/verify.js'
 import { TurnBatch } from './lib/batch.js'
 import { redactRequestLogs } from './lib/redact.js'
 
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
   const settings = resolveSettings(options)
   const log = fastify.log
+  if (settings.foreignOptions.length > 0) log.debug({ ignored: settings.foreignOptions }, 'axioms: options that are not axioms-fastify\'s were ignored')
   // Fastify logs the request before any hook: keep Authorization and ?access_token out of it.
   redactRequestLogs(log)
   const verifier = new Verifier(settings, {
@@ -30,7 +34,12 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     resourceMetadata: metadata?.urlFor
   }
 
-  fastify.decorateRequest('authJwt', null)
+  const property = settings.decoratorName
+  // hasRequestDecorator sees Fastify's own request members too (decorateRequest would not).
+  if (fastify.hasRequestDecorator(property)) {
+    throw new ConfigError('decoratorName', undefined, `names request.${property}, which is already taken (by Fastify, @fastify/jwt or another plugin): choose another name`)
+  }
+  fastify.decorateRequest(property, null)
   fastify.decorateRequest('missingAuthHeader', false)
   fastify.decorateRequest('invalidBearerToken', false)
   fastify.decorateRequest('ownedObject', null)
@@ -43,6 +52,12 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.decorate('checkObjectOwnership', opts => checkObjectOwnership(auth, opts))
   fastify.decorate('axioms', {
     verify: async (token: string) => verifier.verify(token),
+    claims: (request: FastifyRequest) => {
+      const claims = claimsOf(auth, request)
+      // No verified claims: the route is not protected, or was called anonymously (optional).
+      if (typeof claims !== 'object' || claims === null) throw new AxiomsError('missing_header')
+      return claims as AccessTokenClaims
+    },
     stats: () => ({
       ...verifier.counts,
       refusedBy: { ...verifier.refusedBy },
@@ -53,7 +68,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   })
 
   fastify.addHook('onRoute', route => compileRoute(auth, registry, route))
-  installGuard(fastify)
+  installGuard(fastify, settings.problemDetails)
   if (metadata !== undefined) serveMetadata(fastify, settings, metadata, () => [...registry.scopes].sort())
   if (settings.tokenMiddleware) fastify.addHook('onRequest', async request => tokenMiddleware(auth, request))
   fastify.addHook('onReady', async () => {
@@ -78,14 +93,16 @@ export const axioms = fp(axiomsPlugin, { name: 'axioms-fastify', fastify: '5.x' 
 export default axioms
 
 export { AxiomsError, isAxiomsError } from './lib/errors.js'
-export type { ErrorCode, Reason } from './lib/errors.js'
+export type { ErrorCode, ProblemDetails, Reason } from './lib/errors.js'
 export { getTokenScopes, getTokenRoles, getTokenPermissions } from './lib/claims.js'
 export type { ClaimName, Requirement } from './lib/claims.js'
-export type { Algorithm, AxiomsOptions, IssuerOptions, RouteDeclaration, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options.js'
+export type { Algorithm, AxiomsOptions, Duration, IssuerOptions, ProtectedResourceMetadataOptions, OpenApiOptions } from './lib/options/index.js'
+export { ConfigError } from './lib/options/index.js'
+export type { RouteDeclaration } from './lib/rule.js'
 export type { PresetName, PresetOptions } from './lib/presets.js'
 export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './lib/hooks.js'
 export type { AccessTokenClaims } from './lib/verify.js'
-export type { AxiomsDecorator, AxiomsStats } from './lib/augment.js'
+export type { AxiomsDecorator, AxiomsStats, AxiomsTypeOptions, ClaimsProperty, ClaimsPropertyName } from './lib/augment.js'
 export type { KeyStoreStats } from './lib/keys.js'
 export { VERIFY_CHANNEL, JWKS_CHANNEL } from './lib/observe.js'
 export type { VerifyMessage, JwksMessage, JwksEvent } from './lib/observe.js'

@@ -1,9 +1,9 @@
 // axioms-fastify/testing: a real issuer on 127.0.0.1 for tests and samples. It serves discovery and
 // a JWKS, signs tokens with generated keys, rotates them and can play an outage.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
+import { createHash, generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import type { Algorithm } from './lib/options.js'
+import type { Algorithm, AxiomsOptions } from './lib/options/index.js'
 
 export type { Algorithm }
 
@@ -69,6 +69,12 @@ export interface TestIssuer {
   readonly requests: { jwks: number, discovery: number }
   /** Every JWKS and discovery request, in order of arrival. */
   readonly log: readonly IssuerRequest[]
+  /**
+   * Options for `app.register(axioms, ...)` that trust this issuer (`issuer`, `audience`) and read
+   * no AXIOMS_* variable (`env: {}`), so a test gives the same answers whatever the developer's
+   * shell exports. `extra` is merged in last.
+   */
+  pluginOptions: (extra?: AxiomsOptions) => AxiomsOptions
   /** The keys currently published, current signing keys first. */
   readonly keys: readonly TestKey[]
   /**
@@ -256,6 +262,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     discoveryUri: `${url}/.well-known/openid-configuration`,
     requests,
     log,
+    pluginOptions: (extra = {}) => ({ issuer, audience, env: {}, ...extra }),
     get keys () { return published },
     sign (claims = {}, opts = {}) {
       const key = keyFor(opts.alg)
@@ -308,4 +315,108 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
       await new Promise<void>(resolve => server.close(() => resolve()))
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sender-constrained tokens: DPoP (RFC 9449) and certificate-bound tokens (RFC 8705). The values
+// are computed here from the RFCs directly, not with the plugin's own code, so a test built on
+// the kit can catch a mistake in either.
+
+/** A DPoP key pair: `jwk` is the bare public JWK a proof carries; `kid` and `jkt` are its RFC 7638 thumbprint. */
+export interface DpopKey extends TestKey {
+  /** The RFC 7638 SHA-256 thumbprint, base64url: the `cnf.jkt` of tokens bound to this key. */
+  jkt: string
+}
+
+const THUMBPRINT_MEMBERS: Record<string, string[]> = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] }
+
+/** RFC 7638 SHA-256 thumbprint of a public JWK (its required members, sorted, no whitespace). */
+export function jwkThumbprint (jwk: Record<string, unknown>): string {
+  const members = THUMBPRINT_MEMBERS[String(jwk.kty)]
+  if (members === undefined) throw new Error(`jwkThumbprint: unsupported kty ${String(jwk.kty)}`)
+  const canonical = '{' + members.map(m => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',') + '}'
+  return createHash('sha256').update(canonical).digest('base64url')
+}
+
+/** Generates a DPoP key pair (ES256 by default; any supported algorithm). */
+export function generateDpopKey (alg: Algorithm = 'ES256'): DpopKey {
+  const { privateKey, publicKey } = GEN[alg]()
+  const jwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>
+  const jkt = jwkThumbprint(jwk)
+  return { kid: jkt, alg, privateKey, publicKey, jwk, jkt }
+}
+
+/** RFC 9449 §4.2 `ath`: base64url(SHA-256(access token)). */
+export function dpopAccessTokenHash (accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('base64url')
+}
+
+export interface DpopProofOptions {
+  /** The request's method. Default `GET`. */
+  htm?: string
+  /** The request's URL (query and fragment are ignored by the check). */
+  htu: string
+  /** The access token the proof goes with: sets `ath`. */
+  accessToken?: string
+  /** The server's nonce (`DPoP-Nonce`). */
+  nonce?: string
+  /** Seconds since the epoch. Default now. */
+  iat?: number
+  /** Default a random UUID. */
+  jti?: string
+  /** Header members to add or replace (`typ`, `alg`, `jwk` ...); `undefined` drops one. */
+  header?: Record<string, unknown>
+  /** Payload members to add or replace; `undefined` drops one (`ath` too). */
+  claims?: Record<string, unknown>
+}
+
+function withOverrides (base: Record<string, unknown>, over: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out = { ...base, ...over }
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
+  return out
+}
+
+/**
+ * Signs a DPoP proof: header `{ typ: 'dpop+jwt', alg, jwk }`, payload `{ jti, htm, htu, iat }`
+ * plus `ath` and `nonce` when given. `header` and `claims` override or drop any member.
+ */
+export function createDpopProof (key: DpopKey, options: DpopProofOptions): string {
+  const header = withOverrides({ typ: 'dpop+jwt', alg: key.alg, jwk: key.jwk }, options.header)
+  const payload = withOverrides({
+    jti: options.jti ?? randomUUID(),
+    htm: options.htm ?? 'GET',
+    htu: options.htu,
+    iat: options.iat ?? Math.floor(Date.now() / 1000),
+    ...(options.accessToken === undefined ? {} : { ath: dpopAccessTokenHash(options.accessToken) }),
+    ...(options.nonce === undefined ? {} : { nonce: options.nonce })
+  }, options.claims)
+  return signJws(header, payload, key)
+}
+
+/** Signs any proof header and payload as given (objects, or raw JSON text) with the DPoP key. */
+export function signDpopProofRaw (key: DpopKey, header: Record<string, unknown> | string, payload: Record<string, unknown> | string): string {
+  return signJws(header, payload, key)
+}
+
+/** An access token bound to a DPoP key: the issuer's `sign` with `cnf: { jkt }` added. */
+export function signDpopBoundToken (issuer: TestIssuer, key: DpopKey, claims: Record<string, unknown> = {}, options?: SignOptions): string {
+  return issuer.sign({ ...claims, cnf: { jkt: key.jkt } }, options)
+}
+
+/** RFC 8705 §3.1 `x5t#S256` of a certificate given as PEM or DER: base64url(SHA-256(DER)). */
+export function certificateThumbprint (certificate: string | Uint8Array): string {
+  let der: Uint8Array
+  if (typeof certificate === 'string') {
+    const m = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(certificate)
+    if (m === null) throw new Error('certificateThumbprint: not a PEM certificate')
+    der = Buffer.from((m[1] as string).replace(/\s+/g, ''), 'base64')
+  } else {
+    der = certificate
+  }
+  return createHash('sha256').update(der).digest('base64url')
+}
+
+/** An access token bound to a client certificate (PEM or DER): `cnf: { 'x5t#S256' }` added. */
+export function signCertificateBoundToken (issuer: TestIssuer, certificate: string | Uint8Array, claims: Record<string, unknown> = {}, options?: SignOptions): string {
+  return issuer.sign({ ...claims, cnf: { 'x5t#S256': certificateThumbprint(certificate) } }, options)
 }

@@ -9,7 +9,7 @@ import type { Server } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyPluginCallback, type FastifyRequest } from 'fastify'
 import axioms from '../index.js'
 import { TurnBatch } from '../lib/batch.js'
-import { DEFAULT_VERIFY_BATCH } from '../lib/options.js'
+import { DEFAULT_VERIFY_BATCH } from '../lib/options/index.js'
 import { type BenchAlg, FIXTURE, type Fixture, ROUTE, splitSigned, verifyKey } from './config.js'
 
 export const SERVER_KINDS = [

@@ -3,7 +3,8 @@ import type { Requirement } from './claims.js'
 import type { Reason } from './errors.js'
 import type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './hooks.js'
 import type { KeyStoreStats } from './keys.js'
-import type { RouteDeclaration } from './options.js'
+import type { FastifyRequest } from 'fastify'
+import type { RouteDeclaration } from './rule.js'
 import type { AccessTokenClaims } from './verify.js'
 
 export interface AxiomsStats {
@@ -26,7 +27,29 @@ export interface AxiomsDecorator {
   stats: () => AxiomsStats
   /** Fetches every issuer's key set now (shared with a fetch already under way). */
   refresh: () => Promise<void>
+  /**
+   * The verified claims of a request that passed an axioms check, typed without `null`: for
+   * handlers of protected routes. Throws AxiomsError 401 (missing_header) when the request has
+   * none (an unprotected route, or an optional one called anonymously).
+   */
+  claims: (request: FastifyRequest) => Readonly<AccessTokenClaims>
 }
+
+/**
+ * Merge `{ decoratorName: 'user' }` into this interface (declaration merging on 'axioms-fastify')
+ * when the plugin is registered with `decoratorName: 'user'`: the claims are then typed on
+ * `request.user` instead of `request.authJwt`.
+ */
+export interface AxiomsTypeOptions {}
+
+/** The request property that holds the claims, as AxiomsTypeOptions says (default `authJwt`). */
+export type ClaimsPropertyName = AxiomsTypeOptions extends { decoratorName: infer N extends string } ? N : 'authJwt'
+
+/**
+ * Verified claims; null when no token was checked (or an optional route was called anonymously,
+ * or a composed strategy refused the token); false for an invalid token under tokenMiddleware.
+ */
+export type ClaimsProperty = { [K in ClaimsPropertyName]: Readonly<AccessTokenClaims> | null | false }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,9 +60,7 @@ declare module 'fastify' {
     hasRequiredPermissions: (req?: Requirement, opts?: RequirementHookOptions) => AxiomsHook
     checkObjectOwnership: <T = unknown, Params = unknown>(opts: OwnershipOptions<T, Params>) => AxiomsHook
   }
-  interface FastifyRequest {
-    /** Verified claims; null when no token was checked (or an optional route was called anonymously); false for an invalid token under tokenMiddleware. */
-    authJwt: Readonly<AccessTokenClaims> | null | false
+  interface FastifyRequest extends ClaimsProperty {
     /** tokenMiddleware: the request had no Authorization header. */
     missingAuthHeader: boolean
     /** tokenMiddleware: the Authorization header was not a usable Bearer header. */
@@ -48,7 +69,7 @@ declare module 'fastify' {
     ownedObject: unknown
   }
   interface FastifyContextConfig {
-    /** Route protection, compiled at startup (SPEC §3.2). */
+    /** Route protection, compiled at startup. */
     axioms?: RouteDeclaration
   }
 }

@@ -3,7 +3,7 @@
 import { isUtf8 } from 'node:buffer'
 import { fail } from './errors.js'
 
-/** Tokens over this size are refused before any decoding (SPEC §5.1). */
+/** Tokens over this size are refused before any decoding. */
 export const MAX_TOKEN_BYTES = 8192
 
 export type HeaderValue = string | string[] | undefined
@@ -56,14 +56,17 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
 const CANONICAL_LAST_2 = /[AQgw]$/
 const CANONICAL_LAST_3 = /[AEIMQUYcgkosw048]$/
 
-function decodeSegment (segment: string): Buffer {
-  if (!SEGMENT.test(segment)) fail('malformed')
+/** Whether a string is non-empty, canonical, unpadded base64url (the only spelling of its bytes). */
+export function isCanonicalBase64url (segment: string): boolean {
+  if (!SEGMENT.test(segment)) return false
   const rest = segment.length & 3
-  if (rest === 1 ||
+  return !(rest === 1 ||
     (rest === 2 && !CANONICAL_LAST_2.test(segment)) ||
-    (rest === 3 && !CANONICAL_LAST_3.test(segment))) {
-    fail('malformed')
-  }
+    (rest === 3 && !CANONICAL_LAST_3.test(segment)))
+}
+
+function decodeSegment (segment: string): Buffer {
+  if (!isCanonicalBase64url(segment)) fail('malformed')
   return Buffer.from(segment, 'base64url')
 }
 
@@ -96,12 +99,17 @@ function decodeHeader (segment: string): JsonObject {
   return header
 }
 
-/** Splits and decodes a compact JWS: exactly three non-empty canonical base64url segments. */
-export function decodeCompact (token: string): DecodedToken {
+/**
+ * Splits and decodes a compact JWS: exactly three non-empty canonical base64url segments.
+ * `memo: false` for JWTs whose headers are one-offs (DPoP proofs carry the client's key): they
+ * would only push the issuers' headers out of the memo.
+ */
+export function decodeCompact (token: string, memo = true): DecodedToken {
   const first = token.indexOf('.')
   const second = first === -1 ? -1 : token.indexOf('.', first + 1)
   if (second === -1 || token.indexOf('.', second + 1) !== -1) fail('malformed')
-  const header = decodeHeader(token.slice(0, first))
+  const headerSegment = token.slice(0, first)
+  const header = memo ? decodeHeader(headerSegment) : decodeJsonObject(headerSegment)
   const payload = decodeJsonObject(token.slice(first + 1, second))
   const signature = decodeSegment(token.slice(second + 1))
   return { header, payload, signingInput: token.slice(0, second), signature }

@@ -1,4 +1,4 @@
-// Claim lookup and requirement matching (SPEC §3.3, §4). Pure: no Fastify import. Matching is on
+// Claim lookup and requirement matching (the README: Requirements, Claims). Pure: no Fastify import. Matching is on
 // Sets of exact strings: no substring, prefix, wildcard, case folding or Unicode normalisation.
 
 /** A claim name (exact key) or a path of keys into nested objects. */

@@ -1,5 +1,6 @@
 // The one table of codes and descriptions: nothing from the token, the identity provider or a
 // library is ever echoed, so every description below is a fixed string.
+import { STATUS_CODES } from 'node:http'
 
 export type ErrorCode =
   | 'invalid_token'
@@ -80,6 +81,15 @@ export interface ChallengeContext {
   resourceMetadata?: string | undefined
 }
 
+/** An RFC 9457 body: `about:blank` with the status phrase as title, the fixed description as detail. */
+export interface ProblemDetails {
+  type: 'about:blank'
+  title: string
+  status: number
+  detail: string
+  error: ErrorCode
+}
+
 // The ESM and CommonJS builds each have their own class: a process that loads both (a CommonJS
 // test runner next to ESM code) still recognises either one's errors by this brand.
 const kBrand = Symbol.for('axioms-fastify.AxiomsError')
@@ -126,6 +136,11 @@ export class AxiomsError extends Error {
   /** The response body, in the family's shape. */
   toJSON (): { error: ErrorCode, error_description: string } {
     return { error: this.error, error_description: this.error_description }
+  }
+
+  /** The same as RFC 9457 problem details (`application/problem+json`), with the OAuth `error`. */
+  toProblem (): ProblemDetails {
+    return { type: 'about:blank', title: STATUS_CODES[this.statusCode] as string, status: this.statusCode, detail: this.error_description, error: this.error }
   }
 }
 

@@ -1,21 +1,36 @@
 // A bounded JSON GET: one deadline for connect, headers and body (trickled bodies included), a
 // byte cap, no redirects, fatal UTF-8. get-jwks' fetch has none of these (README, "Why not").
 
+/** What came back, for the warning: never the body itself. */
+export interface FetchDetails {
+  status?: number | undefined
+  contentType?: string | undefined
+  /** The declared (content-length) or counted size of the body, when known. */
+  bytes?: number | undefined
+}
+
 export class FetchError extends Error {
   /** Fixed, short cause: never the response body. */
   readonly code: string
   readonly status: number | undefined
-  constructor (code: string, status?: number) {
+  readonly contentType: string | undefined
+  readonly bytes: number | undefined
+  constructor (code: string, details: FetchDetails = {}) {
     super(`JWKS request failed: ${code}`)
     this.name = 'FetchError'
     this.code = code
-    this.status = status
+    this.status = details.status
+    this.contentType = details.contentType
+    this.bytes = details.bytes
   }
 }
 
 export interface JsonResponse {
   status: number
   body: unknown
+  contentType: string | undefined
+  /** Bytes of the body as received. */
+  bytes: number
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -49,9 +64,12 @@ async function request (url: string, maxBytes: number, controller: AbortControll
     throw new FetchError(timedOut() ? 'timeout' : 'network')
   }
   const status = res.status
-  const refuse = (code: string): FetchError => {
+  const contentType = res.headers.get('content-type') ?? undefined
+  const declared = res.headers.get('content-length')
+  const details = (bytes?: number): FetchDetails => ({ status, contentType, bytes: bytes ?? (declared === null ? undefined : Number(declared)) })
+  const refuse = (code: string, bytes?: number): FetchError => {
     controller.abort()
-    return new FetchError(code, status)
+    return new FetchError(code, details(bytes))
   }
   // An error status is final: its body (an HTML page, say) is never read, nor shown to anyone.
   if (status < 200 || status > 299) throw refuse(`status_${status}`)
@@ -66,18 +84,18 @@ async function request (url: string, maxBytes: number, controller: AbortControll
       const { done, value } = await reader.read()
       if (done) break
       size += value.byteLength
-      if (size > maxBytes) throw refuse('too_large')
+      if (size > maxBytes) throw refuse('too_large', size)
       chunks.push(value)
     }
   } catch (err) {
     if (err instanceof FetchError) throw err
-    throw new FetchError(timedOut() ? 'timeout' : 'network', status)
+    throw new FetchError(timedOut() ? 'timeout' : 'network', details(size))
   }
   let parsed: unknown
   try {
     parsed = JSON.parse(decoder.decode(Buffer.concat(chunks)))
   } catch {
-    throw new FetchError('invalid_json', status)
+    throw new FetchError('invalid_json', details(size))
   }
-  return { status, body: parsed }
+  return { status, body: parsed, contentType, bytes: size }
 }

@@ -5,7 +5,8 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { AxiomsError } from './errors.js'
 import { FetchError, fetchJson } from './fetch.js'
 import { type JwksEvent, jwksChannel, type JwksMessage } from './observe.js'
-import type { IssuerSettings, JwksSettings } from './options.js'
+import type { IssuerSettings, JwksSettings } from './options/index.js'
+import { formatDuration } from './options/duration.js'
 
 const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 const CURVE_ALGS: Record<string, string[]> = {
@@ -151,24 +152,26 @@ export class KeyStore {
     return this.inflight
   }
 
-  private async resolveJwksUri (): Promise<string> {
+  private async resolveJwksUri (at: Attempt): Promise<string> {
     if (this.jwksUri !== undefined) return this.jwksUri
     const base = this.issuer.id.replace(/\/+$/, '')
     const { timeout, maxBytes } = this.opts
+    at.stage = 'discovery'
+    at.url = `${base}/.well-known/openid-configuration`
     let doc
     try {
-      doc = await fetchJson(`${base}/.well-known/openid-configuration`, timeout, maxBytes, this.closing.signal)
+      doc = await fetchJson(at.url, timeout, maxBytes, this.closing.signal)
     } catch (err) {
-      // No discovery document: the conventional location (SPEC §2, jwksUri).
+      // No discovery document: the conventional location ({issuer}/.well-known/jwks.json).
       if (err instanceof FetchError && err.status === 404) return `${base}/.well-known/jwks.json`
       throw err
     }
     const body = doc.body as Record<string, unknown> | null
     if (typeof body !== 'object' || body === null || typeof body.issuer !== 'string' || !this.issuer.accepted.includes(body.issuer)) {
-      throw new FetchError('discovery_issuer_mismatch')
+      throw new FetchError('discovery_issuer_mismatch', doc)
     }
     const uri = body.jwks_uri
-    if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri)) throw new FetchError('discovery_no_jwks_uri')
+    if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri)) throw new FetchError('discovery_no_jwks_uri', doc)
     this.jwksUri = uri
     return uri
   }
@@ -176,24 +179,30 @@ export class KeyStore {
   private async load (): Promise<void> {
     this.counters.fetches++
     const discovered = this.issuer.jwksUri === undefined
+    const at: Attempt = { stage: 'jwks', url: '' }
     try {
-      const uri = await this.resolveJwksUri()
-      const { body } = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes, this.closing.signal)
-      const list = (body as { keys?: unknown } | null)?.keys
-      if (!Array.isArray(list)) throw new FetchError('not_a_jwks')
+      const uri = await this.resolveJwksUri(at)
+      at.stage = 'jwks'
+      at.url = uri
+      const got = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes, this.closing.signal)
+      const list = (got.body as { keys?: unknown } | null)?.keys
+      if (!Array.isArray(list)) throw new FetchError('not_a_jwks', got)
       this.replace(list)
       this.publish('fetch', { keys: this.size() })
     } catch (err) {
       // Discovery and fetchJson only throw FetchError; anything else would be a bug of ours.
       /* c8 ignore next */
-      const code = err instanceof FetchError ? err.code : 'unexpected'
+      const failure = err instanceof FetchError ? err : new FetchError('unexpected')
+      const code = failure.code
       this.counters.failures++
       this.failedAt = Date.now()
       this.lastError = code
       // A moved jwks_uri is found again through discovery on the next attempt.
       if (discovered) this.jwksUri = undefined
-      this.log.warn({ issuer: this.issuer.id, cause: code }, 'axioms: JWKS fetch failed')
-      this.publish('fetch_failed', { cause: code })
+      const seen = { status: failure.status, contentType: failure.contentType, bytes: failure.bytes }
+      this.log.warn({ issuer: this.issuer.id, stage: at.stage, url: at.url, cause: code, ...defined(seen) },
+        `axioms: ${at.stage === 'discovery' ? 'OIDC discovery' : 'JWKS fetch'} for ${this.issuer.id} failed: GET ${at.url} ${describeFailure(failure, this.opts)}`)
+      this.publish('fetch_failed', { cause: code, stage: at.stage, url: at.url, ...defined(seen) })
       throw err
     }
   }
@@ -325,6 +334,31 @@ export class KeyStore {
       ...this.counters,
       lastError: this.lastError
     }
+  }
+}
+
+/** Which request of a key-set load was under way: the warning names it. */
+interface Attempt { stage: 'discovery' | 'jwks', url: string }
+
+function defined<T extends object> (obj: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }
+}
+
+/** What came back, in words: status, content type and size, or the deadline, never the body. */
+function describeFailure (err: FetchError, opts: JwksSettings): string {
+  const what = [err.contentType, err.bytes === undefined ? undefined : `${err.bytes} bytes`].filter(x => x !== undefined).join(', ')
+  const http = err.status === undefined ? '' : `HTTP ${err.status}${what === '' ? '' : ` (${what})`}`
+  switch (err.code) {
+    case 'timeout': return `timed out after ${formatDuration(opts.timeout)} (jwksTimeout)${http === '' ? '' : `, after ${http}`}`
+    case 'network': return `could not be completed (connection refused, reset or closed)${http === '' ? '' : `, after ${http}`}`
+    case 'too_large': return `answered more than jwksMaxBytes (${opts.maxBytes} bytes): ${http}`
+    case 'invalid_json': return `answered ${http}, which is not JSON`
+    case 'not_a_jwks': return `answered ${http}, a JSON document without a "keys" array`
+    case 'discovery_issuer_mismatch': return `answered ${http}, a document whose "issuer" is not this issuer`
+    case 'discovery_no_jwks_uri': return `answered ${http}, a document without an http(s) "jwks_uri"`
+    /* c8 ignore next */
+    case 'unexpected': return 'failed unexpectedly'
+    default: return `answered ${http}${err.status !== undefined && err.status >= 300 && err.status < 400 ? ', a redirect, which is not followed' : ''}`
   }
 }
 

@@ -2,7 +2,7 @@
 // among them) which authorization servers and scopes this API works with, and the URL of it that
 // every challenge names in `resource_metadata`.
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify'
-import type { Settings } from './options.js'
+import type { Settings } from './options/index.js'
 
 export const METADATA_PATH = '/.well-known/oauth-protected-resource'
 

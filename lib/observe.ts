@@ -22,6 +22,13 @@ export interface JwksMessage {
   cause?: string
   /** Keys in the set after a successful fetch. */
   keys?: number
+  /** fetch_failed: which request failed (OIDC discovery or the JWKS itself), and its URL. */
+  stage?: 'discovery' | 'jwks'
+  url?: string
+  /** fetch_failed: what came back, when anything did. */
+  status?: number
+  contentType?: string
+  bytes?: number
 }
 
 export const verifyChannel = diagnostics.channel(VERIFY_CHANNEL)

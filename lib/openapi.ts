@@ -5,8 +5,8 @@
 // crash on a scheme missing from the user's `components.securitySchemes`.
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { CLAIM_KINDS, type CompiledRequirement } from './claims.js'
-import type { CompiledRule } from './hooks.js'
-import type { Settings } from './options.js'
+import type { CompiledRule } from './rule.js'
+import type { Settings } from './options/index.js'
 
 export type OpenApiRequirement = { any: string[] } | { all: string[] }
 

@@ -3,9 +3,12 @@
 // that declares config.axioms but was never compiled (declared before registration, or in a
 // context the plugin does not reach).
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions, onRequestHookHandler } from 'fastify'
-import { type Auth, type CompiledRule, compileDeclaration, enforce, kNeedsDeclaration, kRule, misconfigured } from './hooks.js'
+import type { Auth } from './authenticate.js'
+import { enforce, kDirect, kNeedsDeclaration, kRule } from './hooks.js'
 import { annotateRoute, describeRules } from './openapi.js'
-import { ConfigError } from './options.js'
+import { ConfigError } from './options/index.js'
+import { answerRefusals, kAnswers, misconfigured } from './respond.js'
+import { type CompiledRule, compileDeclaration } from './rule.js'
 
 export interface RouteRegistry {
   /** Compile cache: declaration object (by identity) -> compiled rule. */
@@ -22,7 +25,7 @@ export function createRegistry (): RouteRegistry {
 // the declaration object, which an app may share with a route the plugin never saw.
 const kCompiled = Symbol('axioms.compiled')
 
-type RouteConfig = { axioms?: unknown, [kCompiled]?: CompiledRule } | undefined
+type RouteConfig = { axioms?: unknown, [kCompiled]?: CompiledRule, [kAnswers]?: true } | undefined
 
 export function ruleOf (request: FastifyRequest): CompiledRule | undefined {
   return (request.routeOptions.config as RouteConfig)?.[kCompiled]
@@ -38,7 +41,13 @@ function hooksOf (value: unknown): unknown[] {
   return Array.isArray(value) ? value : [value]
 }
 
-/** onRoute: validate and compile the declaration, then append its hook. Throws at startup. */
+const PHASES = ['onRequest', 'preValidation', 'preHandler'] as const
+
+/**
+ * onRoute: validate and compile the declaration, append its hook, and let the route's own axioms
+ * hooks answer refusals themselves (their direct twins); with errorResponse 'reply', the route's
+ * error handler answers the refusals of hooks run by someone else (@fastify/auth). Throws at startup.
+ */
 export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteOptions): void {
   const decl = (route.config as RouteConfig)?.axioms
   const where = `config.axioms of ${String(route.method)} ${route.url}`
@@ -53,11 +62,23 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
       if (own !== undefined) tagged.push(own)
     }
   }
+  for (const phase of PHASES) {
+    const hooks = hooksOf(route[phase])
+    if (hooks.some(h => (h as { [kDirect]?: unknown })[kDirect] !== undefined)) {
+      // A new array: the app's own (perhaps shared by several routes) is left as it was.
+      route[phase] = hooks.map(h => (h as { [kDirect]?: unknown })[kDirect] ?? h) as onRequestHookHandler[]
+    }
+  }
+  const answers = auth.settings.errorResponse === 'reply'
+  if (answers) route.errorHandler = answerRefusals(auth, route.errorHandler as Parameters<typeof answerRefusals>[1])
+  // Copies: the app's config object is left as it was (Fastify keeps symbol keys).
+  const marks = answers ? { [kAnswers]: true } : {}
   if (!declares(route.config)) {
     if (needs.size > 0) {
       throw new ConfigError(`${String(route.method)} ${route.url}`, undefined, `uses a hasRequired* hook without a requirement, so it needs config.axioms.${[...needs].join('/')}`)
     }
     describe(auth, registry, route, tagged)
+    if (answers) route.config = { ...route.config, ...marks } as unknown as NonNullable<RouteOptions['config']>
     return
   }
   let rule = registry.rules.get(decl as object)
@@ -71,11 +92,10 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
     }
   }
   describe(auth, registry, route, [rule, ...tagged])
-  // A copy: the app's config object is left as it was (Fastify keeps symbol keys).
-  route.config = { ...route.config, [kCompiled]: rule } as NonNullable<RouteOptions['config']>
+  route.config = { ...route.config, ...marks, [kCompiled]: rule } as unknown as NonNullable<RouteOptions['config']>
   const compiled = rule
   const hook = function axiomsRoute (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    return enforce(auth, compiled, request, reply)
+    return enforce(auth, compiled, request, reply, true)
   }
   route.onRequest = [...hooksOf(route.onRequest), hook] as onRequestHookHandler[]
 }
@@ -99,7 +119,7 @@ const kGuarded = Symbol.for('axioms-fastify.guarded')
  * - onRequest: a declared route that was never compiled (added before registration, or in a
  *   context created earlier) answers a 500 instead of being served unprotected.
  */
-export function installGuard (fastify: FastifyInstance): void {
+export function installGuard (fastify: FastifyInstance, problemDetails: boolean): void {
   let root: FastifyInstance = fastify
   for (let p = Object.getPrototypeOf(root); p !== null && typeof p.addHook === 'function'; p = Object.getPrototypeOf(p)) root = p
   const flags = root as unknown as Record<symbol, boolean>
@@ -114,6 +134,6 @@ export function installGuard (fastify: FastifyInstance): void {
   root.addHook('onRequest', function (request, reply, done) {
     const config = request.routeOptions.config as RouteConfig
     if (config?.[kCompiled] !== undefined || !declares(config)) return done()
-    misconfigured(request, reply, 'route declares config.axioms but was not compiled: register axioms-fastify before declaring routes, in a context that reaches them')
+    misconfigured(problemDetails, request, reply, 'route declares config.axioms but was not compiled: register axioms-fastify before declaring routes, in a context that reaches them')
   })
 }

@@ -1,4 +1,4 @@
-// The verification pipeline of SPEC §5, in order: syntax, header, issuer, key, signature, claims.
+// The verification pipeline (the README: Verification), in order: syntax, header, issuer, key, signature, claims.
 // Signatures are checked with node:crypto on KeyObjects imported once per (issuer, kid); see the
 // README ("Why not @fastify/jwt on the hot path") for the measurement behind that choice.
 import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'node:crypto'
@@ -6,7 +6,7 @@ import { decodeCompact, type DecodedToken, type JsonObject, MAX_TOKEN_BYTES } fr
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { isNonEmptyString, type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
 import { verifyChannel } from './observe.js'
-import type { Algorithm, IssuerSettings, Settings } from './options.js'
+import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
 import { TokenCache } from './cache.js'
 
@@ -72,7 +72,8 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
   return input
 }
 
-function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
+/** Throws AxiomsError('bad_signature') unless `signature` is valid for `alg` under the key. */
+export function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
   // alg passed the allow-list, a subset of Algorithm.
   const p = ALG_PARAMS[alg as Algorithm]
   if (p.sigLength !== undefined && signature.length !== p.sigLength) fail('bad_signature')

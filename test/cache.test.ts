@@ -78,7 +78,7 @@ t.test('an entry is dropped when its key leaves the JWKS after a refresh', async
 })
 
 t.test('a cached token stops working once the set is older than jwksCacheTtl', async t => {
-  const s = await rig(t, { tokenCache: 10, jwksRefreshInterval: 1, jwksCacheTtl: 2, jwksCooldown: 0.2, jwksTimeout: 300 })
+  const s = await rig(t, { tokenCache: 10, jwksRefreshInterval: 1, jwksCacheTtl: 2, jwksCooldown: 0.2, jwksTimeout: '300ms' })
   await s.app.ready()
   const fetched = Date.now()
   const token = s.idp.sign({ sub: 'u' })

@@ -31,7 +31,7 @@ t.test('app.close() does not wait for a hanging JWKS fetch', async t => {
   t.teardown(() => idp.close())
   idp.setMode('hang')
   const app = Fastify()
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, jwksPrefetch: false, jwksTimeout: 30_000, env: {} })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, jwksPrefetch: false, jwksTimeout: '30s', env: {} })
   app.get('/x', { config: { axioms: {} } }, async () => 'ok')
   await app.ready()
   const inflight = app.inject({ url: '/x', headers: { authorization: `Bearer ${idp.sign()}` } })

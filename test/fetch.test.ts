@@ -73,7 +73,7 @@ async function failure (path: string, timeout = 2000, maxBytes = 1024): Promise<
 }
 
 t.test('a JSON document is returned with its status', async t => {
-  t.same(await fetchJson(base + '/ok', 2000, 1024), { status: 200, body: { keys: [] } })
+  t.same(await fetchJson(base + '/ok', 2000, 1024), { status: 200, body: { keys: [] }, contentType: 'application/json', bytes: 11 })
   t.same((await fetchJson(base + '/exact', 2000, 1024)).status, 200, 'exactly maxBytes is fine')
 })
 
@@ -82,6 +82,9 @@ t.test('size cap: one byte over, a declared length, a 10 MB stream', async t => 
   const declared = await failure('/declared', 60_000)
   t.equal(declared.code, 'too_large')
   t.equal(declared.status, 200)
+  t.equal(declared.bytes, 2 * 1024 * 1024, 'the declared size is kept for the warning')
+  const counted = await failure('/one-over')
+  t.equal(counted.bytes, 1025, 'or the bytes counted when the cap was passed')
   t.equal((await failure('/chunked', 60_000, 1024 * 1024)).code, 'too_large')
 })
 

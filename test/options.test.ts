@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import axioms, { type AxiomsOptions } from '../index.js'
-import { ConfigError, resolveSettings } from '../lib/options.js'
+import { ConfigError, resolveSettings } from '../lib/options/index.js'
 import { createTestIssuer } from '../testing.js'
 
 const BASE: AxiomsOptions = { audience: 'api', issuer: 'https://issuer.example', env: {} }
@@ -36,7 +36,7 @@ t.test('startup refusals through register()', async t => {
   await refused(t, { ...BASE, jwksUri: 42 }, /"jwksUri" must be a URL string/, 'numeric jwksUri')
   await refused(t, { ...BASE, issuer: 'ftp://issuer.example' }, /"issuer".*http or https/, 'ftp issuer')
   await refused(t, { ...BASE, jwksRefreshInterval: 600, jwksCacheTtl: 1000 }, /"jwksCacheTtl" must be at least twice jwksRefreshInterval/, 'ttl < 2x interval')
-  await refused(t, { ...BASE, jwksRefreshInterval: 0.5 }, /"jwksRefreshInterval" must be a number >= 1/, 'interval < 1 s')
+  await refused(t, { ...BASE, jwksRefreshInterval: 0.5 }, /"jwksRefreshInterval" must be between 1s and 1d, got 0.5 seconds/, 'interval < 1 s')
 })
 
 t.test('every validation names its option (resolveSettings)', async t => {
@@ -71,15 +71,15 @@ t.test('every validation names its option (resolveSettings)', async t => {
     [{ rolesClaims: [''] }, /"rolesClaims"/],
     [{ rolesClaims: [[]] }, /"rolesClaims"/],
     [{ permissionsClaims: [['a', 1]] }, /"permissionsClaims"/],
-    [{ clockTolerance: -1 }, /"clockTolerance" must be a number >= 0/],
-    [{ clockTolerance: '5' }, /"clockTolerance"/],
+    [{ clockTolerance: -1 }, /"clockTolerance" must be a duration between 0ms and 10m: a number of seconds or a string such as '5s'/],
+    [{ clockTolerance: '5 minutes' }, /"clockTolerance" must be a duration/],
     [{ clockTolerance: Infinity }, /"clockTolerance"/],
-    [{ clockTolerance: 601 }, /"clockTolerance" must be at most 600 seconds/],
+    [{ clockTolerance: 601 }, /"clockTolerance" must be between 0ms and 10m, got 601 seconds; for milliseconds write '601ms'/],
     [{ safeMethods: 'OPTIONS' }, /"safeMethods" must be a list of HTTP method names/],
     [{ safeMethods: ['GET /'] }, /"safeMethods"/],
     [{ safeMethods: [1] }, /"safeMethods"/],
     [{ jwksCooldown: -1 }, /"jwksCooldown"/],
-    [{ jwksTimeout: 0 }, /"jwksTimeout"/],
+    [{ jwksTimeout: 0 }, /"jwksTimeout" must be between 10ms and 1m, got 0 seconds$/],
     [{ jwksMaxBytes: 100 }, /"jwksMaxBytes" must be an integer >= 1024/],
     [{ jwksMaxBytes: 2048.5 }, /"jwksMaxBytes" must be an integer/],
     [{ jwksPrefetch: 'yes' }, /"jwksPrefetch" must be true or false/],
@@ -91,6 +91,7 @@ t.test('every validation names its option (resolveSettings)', async t => {
     [{ tokenMiddleware: 'true' }, /"tokenMiddleware" must be true or false/],
     [{ tokenCache: 1.5 }, /"tokenCache" must be an integer >= 0/],
     [{ tokenCache: -1 }, /"tokenCache"/],
+    [{ tokenCache: Infinity }, /"tokenCache" must be an integer >= 0/],
     [{ verifyBatch: -1 }, /"verifyBatch" must be an integer >= 0/],
     [{ verifyBatch: 2.5 }, /"verifyBatch" must be an integer/],
     [{ verifyBatch: '8' }, /"verifyBatch"/],
@@ -112,8 +113,9 @@ t.test('every validation names its option (resolveSettings)', async t => {
 
 t.test('environment parse errors name the variable', async t => {
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{ AXIOMS_CLOCK_TOLERANCE: 'soon' }, /"clockTolerance" \(env AXIOMS_CLOCK_TOLERANCE\) could not be read: "soon" is not a number/],
-    [{ AXIOMS_CLOCK_TOLERANCE: '601' }, /"clockTolerance" \(env AXIOMS_CLOCK_TOLERANCE\) must be at most 600/],
+    [{ AXIOMS_CLOCK_TOLERANCE: 'soon' }, /"clockTolerance" \(env AXIOMS_CLOCK_TOLERANCE\) must be a duration between 0ms and 10m/],
+    [{ AXIOMS_CLOCK_TOLERANCE: '601' }, /"clockTolerance" \(env AXIOMS_CLOCK_TOLERANCE\) must be between 0ms and 10m, got 601 seconds/],
+    [{ AXIOMS_JWKS_TIMEOUT: '5000' }, /"jwksTimeout" \(env AXIOMS_JWKS_TIMEOUT\) must be between 10ms and 1m, got 5000 seconds; for milliseconds write '5000ms'/],
     [{ AXIOMS_JWKS_PREFETCH: 'maybe' }, /"jwksPrefetch" \(env AXIOMS_JWKS_PREFETCH\) could not be read: "maybe" is not a boolean/],
     [{ AXIOMS_SCOPE_CLAIMS: '["scope"' }, /"scopeClaims" \(env AXIOMS_SCOPE_CLAIMS\) could not be read/],
     [{ AXIOMS_ROLES_CLAIMS: '[1]' }, /"rolesClaims" \(env AXIOMS_ROLES_CLAIMS\) must be a non-empty list/],
@@ -126,6 +128,7 @@ t.test('environment parse errors name the variable', async t => {
     [{ AXIOMS_SAFE_METHODS: '[1]' }, /"safeMethods" \(env AXIOMS_SAFE_METHODS\) must be a list/],
     [{ AXIOMS_JWKS_REFRESH_INTERVAL: '600', AXIOMS_JWKS_CACHE_TTL: '900' }, /"jwksCacheTtl" \(env AXIOMS_JWKS_CACHE_TTL\) must be at least twice/],
     [{ AXIOMS_TOKEN_CACHE: '1.5' }, /"tokenCache" \(env AXIOMS_TOKEN_CACHE\)/],
+    [{ AXIOMS_TOKEN_CACHE: 'many' }, /"tokenCache" \(env AXIOMS_TOKEN_CACHE\) could not be read: "many" is not a number/],
     [{ AXIOMS_VERIFY_BATCH: '2000' }, /"verifyBatch" \(env AXIOMS_VERIFY_BATCH\) must be at most 1024/],
     [{ AXIOMS_REALM: 'caf\u00e9' }, /"realm" \(env AXIOMS_REALM\)/]
   ]
@@ -153,7 +156,7 @@ t.test('every AXIOMS_* variable is read, in comma and JSON list forms', async t 
     AXIOMS_JWKS_CACHE_TTL: '120',
     AXIOMS_JWKS_PREFETCH: 'no',
     AXIOMS_JWKS_COOLDOWN: '5',
-    AXIOMS_JWKS_TIMEOUT: '1500',
+    AXIOMS_JWKS_TIMEOUT: '1500ms',
     AXIOMS_JWKS_MAX_BYTES: '4096',
     AXIOMS_REALM: 'my-api',
     AXIOMS_TOKEN_CACHE: '100',

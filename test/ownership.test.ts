@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import axioms from '../index.js'
-import { ConfigError } from '../lib/options.js'
+import { ConfigError } from '../lib/options/index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
 const NOT_OWNER = { error: 'insufficient_scope', error_description: 'You do not have permission to access this resource' }

@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type RouteShorthandOptions } from 'fastify'
 import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
-import { ConfigError } from '../lib/options.js'
+import { ConfigError } from '../lib/options/index.js'
 import { appWithIssuer } from './fixture.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
 
@@ -351,7 +351,7 @@ t.test('a hanging issuer at startup is not fatal: onReady waits at most half of 
   const app = Fastify({ pluginTimeout: 2000 })
   t.teardown(() => app.close())
   // Each fetch may take 3 s, longer than Fastify allows an onReady hook.
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, jwksTimeout: 3000, env: {} })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, jwksTimeout: '3000ms', env: {} })
   let calls = 0
   app.get('/x', { config: { axioms: {} } }, async () => { calls++; return 'ok' })
   await app.ready()

@@ -180,7 +180,7 @@ t.test('authorization rows: 403 and 404', async t => {
 })
 
 t.test('keys unavailable: 503 with Retry-After and no challenge', async t => {
-  const ctx = await setup(t, { jwksPrefetch: false, jwksTimeout: 2000 })
+  const ctx = await setup(t, { jwksPrefetch: false, jwksTimeout: '2s' })
   ctx.idp.setMode('down')
   const token = ctx.idp.sign({ sub: 'alice' })
   const before = ctx.calls.n

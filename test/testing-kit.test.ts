@@ -2,15 +2,13 @@
 // imports are 'axioms-fastify' and 'axioms-fastify/testing'; the app factory is the user's own.
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import axioms from '../index.js'
+import axioms, { type AxiomsOptions } from '../index.js'
 import { createTestIssuer } from '../testing.js'
 
 // --- the application under test (normally in src/app.ts) ---
-async function buildApp (auth: { issuer: string, audience: string }): Promise<FastifyInstance> {
+async function buildApp (auth: AxiomsOptions): Promise<FastifyInstance> {
   const app = Fastify()
-  // jwksCooldown: 0 only because the tests below rotate keys twice within a second; keep the
-  // default (30 s) in production.
-  await app.register(axioms, { ...auth, jwksCooldown: 0 })
+  await app.register(axioms, auth)
   app.get('/orders', { config: { axioms: { scopes: ['orders:read'] } } }, async request => {
     const claims = request.authJwt
     return { orders: [], customer: claims ? claims.sub : null }
@@ -20,11 +18,20 @@ async function buildApp (auth: { issuer: string, audience: string }): Promise<Fa
 }
 
 // --- the tests ---
+// A developer's shell may export AXIOMS_* variables for a real IdP: idp.pluginOptions() reads none
+// of them (env: {}). Here the process has hostile ones, and every assertion still holds.
+const exported = { AXIOMS_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AXIOMS_ALGORITHMS: 'ES512', AXIOMS_TOKEN_TYPS: 'other+jwt', AXIOMS_SCOPE_CLAIMS: 'nope' }
+Object.assign(process.env, exported)
+t.teardown(() => { for (const k of Object.keys(exported)) Reflect.deleteProperty(process.env, k) })
+
 t.test('orders API', async t => {
   // A real issuer on 127.0.0.1: discovery, JWKS, signing keys. No mocks.
   const idp = await createTestIssuer({ audience: 'orders-api' })
   t.teardown(() => idp.close())
-  const app = await buildApp({ issuer: idp.issuer, audience: 'orders-api' })
+  // jwksCooldown: 0 only because the tests below rotate keys twice within a second; keep the
+  // default (30 s) in production.
+  const options = idp.pluginOptions({ jwksCooldown: 0 })
+  const app = await buildApp(options)
   t.teardown(() => app.close())
   const call = (method: 'GET' | 'DELETE', url: string, token?: string) =>
     app.inject({ method, url, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
@@ -75,7 +82,7 @@ t.test('orders API', async t => {
     t.equal((await call('GET', '/orders', token)).statusCode, 200, 'cached keys keep working')
 
     // A fresh instance has no keys yet: it answers 503 with Retry-After, never 401 or 500.
-    const cold = await buildApp({ issuer: idp.issuer, audience: 'orders-api' })
+    const cold = await buildApp(options)
     t.teardown(() => cold.close())
     const res = await cold.inject({ url: '/orders', headers: { authorization: `Bearer ${token}` } })
     t.equal(res.statusCode, 503)

@@ -127,7 +127,7 @@ t.test('modes', async t => {
   t.same(Object.keys(JSON.parse(body) as object), ['keys', 'padding'])
   idp.setMode('trickle')
   idp.setJwks('{}')
-  t.same(await fetchJson(idp.jwksUri, 5000, 1024), { status: 200, body: {} }, 'trickle: a short document completes')
+  t.same(await fetchJson(idp.jwksUri, 5000, 1024), { status: 200, body: {}, contentType: 'application/json', bytes: 2 }, 'trickle: a short document completes')
 })
 
 t.test('delay: answers late; a client that gave up gets nothing', async t => {
@@ -154,4 +154,11 @@ t.test('close() ends hanging, trickling and delayed answers', async t => {
   await new Promise(resolve => setTimeout(resolve, 150))
   await idp.close()
   t.same(await Promise.all([hung, trickled, delayed]), ['closed', 'closed', 'closed'])
+})
+
+t.test('pluginOptions: this issuer, its audience, no AXIOMS_* variables', async t => {
+  const idp = await createTestIssuer({ audience: ['api-a', 'api-b'] })
+  t.teardown(() => idp.close())
+  t.same(idp.pluginOptions(), { issuer: idp.issuer, audience: ['api-a', 'api-b'], env: {} })
+  t.same(idp.pluginOptions({ tokenCache: 5, env: { AXIOMS_REALM: 'r' } }), { issuer: idp.issuer, audience: ['api-a', 'api-b'], env: { AXIOMS_REALM: 'r' }, tokenCache: 5 }, 'extra options win')
 })

@@ -9,6 +9,8 @@ import axioms, {
   type AxiomsOptions,
   type AxiomsStats,
   getTokenScopes,
+  isAxiomsError,
+  type ProblemDetails,
   type JwksMessage,
   type Reason,
   type RouteDeclaration,
@@ -31,6 +33,10 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: ['a', 'b'], issuers: [{ issuer: 'https://a.example', audience: 'x' }], preset: { name: 'keycloak', clientId: 'c' } })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', protectedResourceMetadata: { resource: 'https://api.example.com' }, openapi: { securitySchemeName: 'bearer' } })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', tokenCache: 1000, verifyBatch: 0 })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', jwksTimeout: '500ms', jwksRefreshInterval: '10m', jwksCacheTtl: 3600, clockTolerance: '30s', jwksCooldown: 0.5 })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', decoratorName: 'auth', problemDetails: true })).type.not.toRaiseError()
+  // Fastify's own register options are accepted next to axioms-fastify's.
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', prefix: '/api', logLevel: 'warn' })).type.not.toRaiseError()
 })
 
 test('wrong option types do not compile', () => {
@@ -41,7 +47,10 @@ test('wrong option types do not compile', () => {
   expect(app.register(axioms, { audience: 'api', verifyBatch: '16' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', preset: 'google' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuers: [{ jwksUri: 'https://a.example/keys' }] })).type.toRaiseError()
-  expect(app.register(axioms, { audience: 'api', jwksTimeout: '5s' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', jwksTimeout: '5 seconds' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', jwksCooldown: '30' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', decoratorName: 7 })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', problemDetails: 'yes' })).type.toRaiseError()
   expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
 })
 
@@ -110,6 +119,21 @@ test('hook factories', () => {
   expect(app.get('/h', { onRequest: [hook, app.hasRequiredScopes(['x'])], preHandler: app.hasRequiredRoles(['y']) }, async () => ({}))).type.not.toRaiseError()
 })
 
+test('app.axioms.claims gives a protected handler non-null claims', () => {
+  app.get('/me', { config: { axioms: {} } }, async request => {
+    const claims = app.axioms.claims(request)
+    expect(claims).type.toBe<Readonly<AccessTokenClaims>>()
+    expect(claims.tenant).type.toBe<string>()
+    expect(claims.sub).type.toBe<string | undefined>()
+    expect(() => { claims.sub = 'x' }).type.toRaiseError()
+    // request.authJwt itself still needs the guard: it may be null or false.
+    expect(() => request.authJwt.sub).type.toRaiseError()
+    return { tenant: claims.tenant }
+  })
+  expect(app.axioms.claims()).type.toRaiseError()
+  expect(app.axioms.claims('token')).type.toRaiseError()
+})
+
 test('axioms decorator, stats and errors', async () => {
   expect(await app.axioms.verify('token')).type.toBe<Readonly<AccessTokenClaims>>()
   expect(app.axioms.verify(42)).type.toRaiseError()
@@ -120,6 +144,12 @@ test('axioms decorator, stats and errors', async () => {
   expect(err.statusCode).type.toBe<number>()
   expect(err.reason).type.toBe<Reason>()
   expect(new AxiomsError('no_such_reason')).type.toRaiseError()
+  expect(err.code).type.toBe<string>()
+  expect(isAxiomsError(err as unknown)).type.toBe<boolean>()
+  const unknownErr: unknown = err
+  if (isAxiomsError(unknownErr)) expect(unknownErr.reason).type.toBe<Reason>()
+  expect(err.toProblem()).type.toBe<ProblemDetails>()
+  expect(err.toProblem().status).type.toBe<number>()
   expect(getTokenScopes({ scope: 'a b' })).type.toBe<string[]>()
 })
 

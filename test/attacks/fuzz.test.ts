@@ -111,7 +111,7 @@ t.comment(`fuzz seed ${SEED} (replay with AXIOMS_FUZZ_SEED=${SEED})`)
 
 t.test('app.axioms.verify on 7,000 mutated tokens: AxiomsError with a documented reason, or a re-signed success', async t => {
   // A generous fetch timeout: a slow shared machine must not turn into 503s here.
-  const api = await createApi(t, world, { options: { jwksTimeout: 30000 } })
+  const api = await createApi(t, world, { options: { jwksTimeout: '30s' } })
   const before = world.a.requests.jwks
   const tm = timing()
   const outcomes = new Map<string, number>()
@@ -141,7 +141,7 @@ t.test('app.axioms.verify on 7,000 mutated tokens: AxiomsError with a documented
 })
 
 t.test('3,000 mutated requests through inject: documented answers only, handler iff 200', async t => {
-  const api = await createApi(t, world, { options: { jwksTimeout: 30000 } })
+  const api = await createApi(t, world, { options: { jwksTimeout: '30s' } })
   const tm = timing()
   const header = fc.oneof(
     { weight: 5, arbitrary: anyMutation.map(m => ({ ...m, authorization: `Bearer ${m.token}` })) },

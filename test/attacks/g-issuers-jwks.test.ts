@@ -123,16 +123,16 @@ t.test('G8 JWKS 500 or hanging: stale set within TTL serves; nothing cached give
   t.teardown(() => a.setMode('ok'))
   for (const mode of ['status', 'hang', 'down', 'html'] as const) {
     a.setMode('ok')
-    const warm = await createApi(t, world, { options: { jwksTimeout: 300 } })
+    const warm = await createApi(t, world, { options: { jwksTimeout: '300ms' } })
     a.setMode(mode)
     await warm.app.axioms.refresh().catch(() => {})
     accepted(t, await warm.get(token(world)), `${mode}: cached set keeps working`)
-    const cold = await createApi(t, world, { options: { jwksTimeout: 300 } })
+    const cold = await createApi(t, world, { options: { jwksTimeout: '300ms' } })
     refused(t, await cold.get(token(world)), 'TU', cold.realm, { jwks: null }, `${mode}: nothing cached`)
   }
   // Recovery once the issuer is back (cooldown 0: the next request may fetch at once).
   a.setMode('status')
-  const api = await createApi(t, world, { options: { jwksTimeout: 300, jwksCooldown: 0 } })
+  const api = await createApi(t, world, { options: { jwksTimeout: '300ms', jwksCooldown: 0 } })
   refused(t, await api.get(token(world)), 'TU', api.realm, { jwks: null }, 'down')
   a.setMode('ok')
   accepted(t, await api.get(token(world)), 'recovered')
@@ -154,7 +154,7 @@ t.test('G9 a 10 MB JWKS or a trickled body: cut by the size cap and jwksTimeout,
   })
   await new Promise<void>(resolve => trickle.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => { trickle.closeAllConnections(); trickle.close(() => resolve()) }))
-  const slow = await createApi(t, world, { options: { jwksUri: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/jwks`, jwksTimeout: 400 } })
+  const slow = await createApi(t, world, { options: { jwksUri: `http://127.0.0.1:${(trickle.address() as AddressInfo).port}/jwks`, jwksTimeout: '400ms' } })
   const t0 = performance.now()
   refused(t, await slow.get(token(world)), 'TU', slow.realm, { jwks: null }, 'trickled')
   t.comment(`trickled JWKS abandoned after ${(performance.now() - t0).toFixed(0)} ms (timeout 400 ms, prefetch included)`)

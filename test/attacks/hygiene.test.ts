@@ -123,7 +123,7 @@ t.test('JWKS faults log at warn with a fixed cause, never the IdP body', async t
     const { stream, lines } = logSink()
     const app = Fastify({ logger: { level: 'trace', stream } })
     t.teardown(() => app.close())
-    await app.register(axioms, { issuer: 'https://idp-a.test', jwksUri: idp.jwksUri, audience: API, env: {}, jwksTimeout: 300 })
+    await app.register(axioms, { issuer: 'https://idp-a.test', jwksUri: idp.jwksUri, audience: API, env: {}, jwksTimeout: '300ms' })
     app.get('/items', { config: { axioms: {} } }, async () => ({}))
     await app.ready()
     const res = await app.inject({ url: '/items', headers: { authorization: `Bearer ${idp.sign()}` } })

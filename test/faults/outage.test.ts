@@ -20,7 +20,7 @@ const faults: Array<[string, (idp: TestIssuer) => void]> = [
   ['JSON null', idp => idp.setJwks('null')]
 ]
 
-const fast = { jwksTimeout: 300, jwksCooldown: 0.2 }
+const fast = { jwksTimeout: '300ms', jwksCooldown: 0.2 } as const
 
 t.test('with a set fetched before: cached keys keep working through every fault', async t => {
   for (const [name, fault] of faults) {
@@ -64,7 +64,7 @@ t.test('recovery once the issuer is back', async t => {
 })
 
 t.test('through a long outage: stale keys within jwksCacheTtl, then 503, then recovery', async t => {
-  const s = await rig(t, { jwksRefreshInterval: 1, jwksCacheTtl: 2, jwksCooldown: 0.2, jwksTimeout: 300 })
+  const s = await rig(t, { jwksRefreshInterval: 1, jwksCacheTtl: 2, jwksCooldown: 0.2, jwksTimeout: '300ms' })
   await s.app.ready()
   const fetchedAt = Date.now()
   const token = s.idp.sign({ sub: 'u' })

@@ -1,0 +1,87 @@
+// The DPoP proof's public key: the client chooses it, so it gets the JWKS keys' hygiene plus
+// limits of its own, and its RFC 7638 thumbprint is what the access token's `cnf.jkt` names.
+import { createHash } from 'node:crypto'
+import { isCanonicalBase64url, type JsonObject } from '../bearer.js'
+import { importJwk, type KeyEntry } from '../keys.js'
+import { TokenCache } from '../cache.js'
+import { dpopFail } from './errors.js'
+
+// RFC 7517 / 7518 §6: members that only a private (or symmetric) key has.
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']
+
+// RFC 7638 §3.2: the required members of each key type, in lexicographic order.
+const THUMBPRINT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  RSA: ['e', 'kty', 'n'],
+  EC: ['crv', 'kty', 'x', 'y'],
+  OKP: ['crv', 'kty', 'x']
+}
+
+// An attacker-chosen RSA key could make each verification costly: a huge modulus, or a huge
+// public exponent (the exponentiation is as long as e). Real client keys are far below both.
+const MAX_RSA_BITS = 8192
+const MAX_RSA_EXPONENT = 2n ** 32n
+
+export interface ProofKey {
+  readonly entry: KeyEntry
+  /** RFC 7638 SHA-256 thumbprint, base64url. */
+  readonly jkt: string
+}
+
+/** The RFC 7638 SHA-256 thumbprint of a public JWK, or undefined if its members do not allow one. */
+export function jwkThumbprint (jwk: JsonObject): string | undefined {
+  const kty = jwk.kty
+  if (typeof kty !== 'string' || !Object.hasOwn(THUMBPRINT_MEMBERS, kty)) return undefined
+  const parts: string[] = []
+  for (const m of THUMBPRINT_MEMBERS[kty] as readonly string[]) {
+    const v = jwk[m]
+    if (typeof v !== 'string' || v === '') return undefined
+    // JSON.stringify escapes exactly as RFC 7638 §3.3 (RFC 8259, no whitespace) requires.
+    parts.push(`${JSON.stringify(m)}:${JSON.stringify(v)}`)
+  }
+  return createHash('sha256').update(`{${parts.join(',')}}`).digest('base64url')
+}
+
+// Clients sign every request with the same key: imports are remembered by thumbprint, which
+// covers the whole key material. Only keys that imported cleanly are kept.
+const imported = new TokenCache<KeyEntry>(1024)
+
+/**
+ * Checks and imports the proof's `jwk` for `alg`, or throws DpopError('dpop_bad_jwk'). The one
+ * place that calls the JWKS importer: it is to become lib/keys.ts's kid-less importKeyMaterial.
+ */
+export function importProofKey (jwk: unknown, alg: string): ProofKey {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) dpopFail('dpop_bad_jwk')
+  const j = jwk as JsonObject
+  // RFC 9449 §4.3 (7): the header must not carry a private key.
+  for (const m of PRIVATE_MEMBERS) if (Object.hasOwn(j, m)) dpopFail('dpop_bad_jwk')
+  const jkt = jwkThumbprint(j)
+  if (jkt === undefined) dpopFail('dpop_bad_jwk')
+  // Key material must be canonical base64url, so that one key has one thumbprint.
+  for (const m of THUMBPRINT_MEMBERS[j.kty as string] as readonly string[]) {
+    if (m !== 'kty' && m !== 'crv' && !isCanonicalBase64url(j[m] as string)) dpopFail('dpop_bad_jwk')
+  }
+  // Members outside the thumbprint are checked per proof (they may differ between proofs).
+  if (j.use !== undefined && j.use !== 'sig') dpopFail('dpop_bad_jwk')
+  if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) dpopFail('dpop_bad_jwk')
+  if (j.alg !== undefined && j.alg !== alg) dpopFail('dpop_bad_jwk')
+  let entry = imported.get(jkt)
+  if (entry === undefined) {
+    entry = importMaterial(j)
+    imported.set(jkt, entry)
+  }
+  if (!entry.algs.has(alg)) dpopFail('dpop_bad_jwk')
+  return { entry, jkt }
+}
+
+function importMaterial (j: JsonObject): KeyEntry {
+  const material: JsonObject = { kid: 'dpop-proof' }
+  for (const m of THUMBPRINT_MEMBERS[j.kty as string] as readonly string[]) material[m] = j[m]
+  const result = importJwk(material)
+  if ('unusable' in result) dpopFail('dpop_bad_jwk')
+  const details = result.key.asymmetricKeyDetails
+  if (j.kty === 'RSA') {
+    const { modulusLength, publicExponent } = details as { modulusLength: number, publicExponent: bigint }
+    if (modulusLength > MAX_RSA_BITS || publicExponent > MAX_RSA_EXPONENT) dpopFail('dpop_bad_jwk')
+  }
+  return result
+}

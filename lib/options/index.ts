@@ -1,0 +1,96 @@
+// Options and their AXIOMS_* environment twins -> one frozen Settings object, each concern in its
+// own module. Every check throws at register() with the option's name and its variable: a bad
+// configuration must never turn into a per-request 500.
+import { type ClaimInput, type ClaimSettings, resolveClaims } from './claims.js'
+import { type ProtectedResourceMetadataOptions, type OpenApiOptions, openapiOf, resourceMetadata } from './documents.js'
+import { type IssuerInput, type IssuerSettings, resolveIssuers } from './issuers.js'
+import { type JwksInput, type JwksSettings, resolveJwks } from './jwks.js'
+import { foreignKeys } from './names.js'
+import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
+import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
+import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
+
+export { ConfigError } from './read.js'
+export { safeMethodSet } from './read.js'
+export type { Duration } from './duration.js'
+export { ALGORITHMS, type Algorithm } from './tokens.js'
+export type { IssuerOptions, IssuerSettings } from './issuers.js'
+export type { JwksSettings } from './jwks.js'
+export type { ProtectedResourceMetadataOptions, OpenApiOptions } from './documents.js'
+
+export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, JwksInput, ResponseInput {
+  safeMethods?: string[]
+  tokenMiddleware?: boolean
+  tokenCache?: number
+  /**
+   * Most signature checks of one event-loop turn run together before their requests go on, so
+   * that their responses leave in a burst. 0 verifies each token as its request arrives. Default 16.
+   */
+  verifyBatch?: number
+  /** RFC 9728: serve /.well-known/oauth-protected-resource and name it in challenges. */
+  protectedResourceMetadata?: boolean | ProtectedResourceMetadataOptions
+  /** @fastify/swagger integration: `false` leaves the OpenAPI document alone. Default true. */
+  openapi?: boolean | OpenApiOptions
+  /**
+   * Where AXIOMS_* variables are read from, at register(), for options not passed. Default
+   * `process.env`; `{}` reads none (tests).
+   */
+  env?: Record<string, string | undefined>
+}
+
+export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings {
+  readonly issuers: readonly IssuerSettings[]
+  readonly safeMethods: ReadonlySet<string>
+  readonly jwks: JwksSettings
+  readonly tokenMiddleware: boolean
+  readonly tokenCache: number
+  readonly verifyBatch: number
+  readonly protectedResourceMetadata: Readonly<ProtectedResourceMetadataOptions> | undefined
+  readonly openapi: Readonly<Required<OpenApiOptions>> | undefined
+  /** Keys of the options object that belong to Fastify or to whoever passed them down. */
+  readonly foreignOptions: readonly string[]
+}
+
+/** verifyBatch when not set: a burst's first response waits for at most 15 other signature checks. */
+export const DEFAULT_VERIFY_BATCH = 16
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
+  'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
+  'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
+  'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
+  'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
+  'openapi', 'env'
+])
+
+/** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
+export function resolveSettings (input: AxiomsOptions = {}): Settings {
+  if (typeof input !== 'object' || input === null) throw new ConfigError('options', undefined, 'must be an object')
+  const foreignOptions = foreignKeys(input, OPTION_NAMES)
+  if (input.env !== undefined && (typeof input.env !== 'object' || input.env === null)) {
+    throw new ConfigError('env', undefined, 'must be an object of environment variables (such as process.env, or {} to read none)')
+  }
+  const env: Env = input.env ?? process.env
+
+  const { issuers, domain } = resolveIssuers(input, env)
+  const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
+  const tokenCache = integerIn(pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber), 'tokenCache', 0, 0)
+  const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
+  const verifyBatch = integerIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0)
+  // A bigger batch delays the first response of a burst by that many signature checks.
+  if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
+
+  return Object.freeze({
+    issuers,
+    ...resolveTokens(input, env),
+    ...resolveClaims(input, env, domain),
+    safeMethods: safeMethodSet(safeSrc.value, 'safeMethods', safeSrc.env) ?? new Set(['OPTIONS']),
+    jwks: resolveJwks(input, env),
+    ...resolveResponses(input, env, (issuers[0] as IssuerSettings).id),
+    tokenMiddleware: booleanOf(given(input.tokenMiddleware), 'tokenMiddleware', false),
+    tokenCache,
+    verifyBatch,
+    protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
+    openapi: openapiOf(input.openapi),
+    foreignOptions: Object.freeze(foreignOptions)
+  })
+}
