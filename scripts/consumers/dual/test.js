@@ -65,6 +65,16 @@ for (const [plugin, other, kit] of [['cjs', 'esm', esmKit], ['esm', 'cjs', cjsKi
   await idp.close()
 }
 
+// A bad option fails register() with a ConfigError: recognised across builds by its code.
+for (const [plugin, other] of [['cjs', 'esm'], ['esm', 'cjs']]) {
+  const app = Fastify()
+  const err = await app.register(builds[plugin].default, { audience: 'api', issuer: 'https://idp.example', jwksTimeout: -1 }).then(() => null, e => e)
+  assert.equal(err?.code, 'AXIOMS_INVALID_OPTION')
+  assert.ok(err instanceof builds[plugin].ConfigError)
+  assert.ok(!builds[other].isAxiomsError(err), 'a ConfigError is no AxiomsError')
+  await app.close()
+}
+
 // Both builds' plugins side by side in one process, each on its own app.
 const idp = await esmKit.createTestIssuer({ audience: 'api' })
 const apps = []

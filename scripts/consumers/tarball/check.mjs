@@ -68,8 +68,10 @@ for (const build of ['esm', 'cjs']) {
 for (const probe of ['probe.mjs', 'probe.cjs']) {
   const r = spawnSync(process.execPath, ['--enable-source-maps', probe], { encoding: 'utf8' })
   assert.equal(r.status, 0, r.stderr)
-  assert.match(r.stdout, /node_modules[\\/]axioms-fastify[\\/]lib[\\/]options\.ts:\d+:\d+/, `${probe}: ${r.stdout}`)
-  assert.doesNotMatch(r.stdout, /[\\/]dist[\\/](esm|cjs)[\\/]lib[\\/]options\.js/, probe)
+  // The plugin function's frame, and the option checks' frames under lib/, point at .ts files.
+  assert.match(r.stdout, /at axiomsPlugin \(.*node_modules[\\/]axioms-fastify[\\/]index\.ts:\d+:\d+\)/, `${probe}: ${r.stdout}`)
+  assert.match(r.stdout, /node_modules[\\/]axioms-fastify[\\/]lib[\\/].+\.ts:\d+:\d+/, `${probe}: ${r.stdout}`)
+  assert.doesNotMatch(r.stdout, /node_modules[\\/]axioms-fastify[\\/]dist[\\/]/, `${probe}: ${r.stdout}`)
 }
 
 console.log(`tarball consumer: ok (${files.length} files, ${maps} source maps)`)
