@@ -76,3 +76,11 @@ t.test('env must be an object of variables (an app option passed down as env: "p
     t.throws(() => resolveSettings({ issuer: 'https://i.example', audience: 'api', env } as unknown as AxiomsOptions), /"env" must be an object of environment variables/)
   }
 })
+
+t.test('ConfigError is recognised across builds by its brand', async t => {
+  const foreign = Object.create(Object.defineProperty({}, Symbol.for('axioms-fastify.ConfigError'), { value: true })) as unknown
+  t.ok(foreign instanceof ConfigError)
+  t.notOk(new Error('x') instanceof ConfigError)
+  t.notOk(null instanceof ConfigError)
+  t.ok(new ConfigError('a', undefined, 'b') instanceof ConfigError)
+})

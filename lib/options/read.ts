@@ -1,6 +1,8 @@
 // Reading one option: the explicit value, else its AXIOMS_* variable, and the checks every option
 // shares. Every failure is a ConfigError naming the option and its variable, thrown at register().
 
+const kBrand = Symbol.for('axioms-fastify.ConfigError')
+
 /** A configuration mistake, found at startup. `code` is `AXIOMS_INVALID_OPTION` in both builds. */
 export class ConfigError extends Error {
   readonly code = 'AXIOMS_INVALID_OPTION'
@@ -8,7 +10,14 @@ export class ConfigError extends Error {
     super(`axioms-fastify: option "${option}"${env === undefined ? '' : ` (env ${env})`} ${problem}`)
     this.name = 'ConfigError'
   }
+
+  /** True for a ConfigError of either build (ESM or CommonJS), as for AxiomsError. */
+  static override [Symbol.hasInstance] (value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kBrand] === true
+  }
 }
+
+Object.defineProperty(ConfigError.prototype, kBrand, { value: true })
 
 export type Env = Record<string, string | undefined>
 

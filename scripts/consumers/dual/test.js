@@ -65,12 +65,13 @@ for (const [plugin, other, kit] of [['cjs', 'esm', esmKit], ['esm', 'cjs', cjsKi
   await idp.close()
 }
 
-// A bad option fails register() with a ConfigError: recognised across builds by its code.
+// A bad option fails register() with a ConfigError: recognised across builds by its code and brand.
 for (const [plugin, other] of [['cjs', 'esm'], ['esm', 'cjs']]) {
   const app = Fastify()
   const err = await app.register(builds[plugin].default, { audience: 'api', issuer: 'https://idp.example', jwksTimeout: -1 }).then(() => null, e => e)
   assert.equal(err?.code, 'AXIOMS_INVALID_OPTION')
   assert.ok(err instanceof builds[plugin].ConfigError)
+  assert.ok(err instanceof builds[other].ConfigError, 'the other build\'s ConfigError recognises it')
   assert.ok(!builds[other].isAxiomsError(err), 'a ConfigError is no AxiomsError')
   await app.close()
 }
