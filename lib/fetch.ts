@@ -55,13 +55,17 @@ export async function fetchJson (url: string, timeout: number, maxBytes: number,
 
 async function request (url: string, maxBytes: number, controller: AbortController, timedOut: () => boolean): Promise<JsonResponse> {
   const signal = controller.signal
-  let res: Response
-  try {
-    // 'manual': a redirect arrives as its 3xx status and is refused below. ('error' mode leaves an
-    // abort after the headers unheeded in Node 20's fetch under load: a trickled body then hangs.)
-    res = await fetch(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } })
-  } catch {
-    throw new FetchError(timedOut() ? 'timeout' : 'network')
+  let res: Response | undefined
+  for (let attempt = 1; res === undefined; attempt++) {
+    try {
+      // 'manual': a redirect arrives as its 3xx status and is refused below. ('error' mode leaves an
+      // abort after the headers unheeded in Node 20's fetch under load: a trickled body then hangs.)
+      res = await fetch(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } })
+    } catch {
+      // A pooled keep-alive connection that the server closed just then fails before any response:
+      // a GET may be sent again, once, within the same deadline.
+      if (attempt === 2 || signal.aborted) throw new FetchError(timedOut() ? 'timeout' : 'network')
+    }
   }
   const status = res.status
   const contentType = res.headers.get('content-type') ?? undefined

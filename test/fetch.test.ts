@@ -126,3 +126,25 @@ t.test('network faults: refused connection, dropped body', async t => {
   t.equal(drop.status, 200)
   t.equal(drop.name, 'FetchError')
 })
+
+t.test('a connection reset before any answer is retried once, within the same deadline', async t => {
+  const { createServer } = await import('node:http')
+  let hits = 0
+  let resets = 1
+  const flaky = createServer((req, res) => {
+    hits++
+    // What a server closing an idle keep-alive connection looks like to the client that reused it.
+    if (resets-- > 0) { req.socket.destroy(); return }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}')
+  })
+  await new Promise<void>(resolve => flaky.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise(resolve => flaky.close(resolve)))
+  const url = `http://127.0.0.1:${(flaky.address() as import('node:net').AddressInfo).port}/jwks`
+  t.same((await fetchJson(url, 2000, 1024)).body, { keys: [] }, 'the second attempt answers')
+  t.equal(hits, 2)
+  hits = 0
+  resets = 5
+  const err = await fetchJson(url, 2000, 1024).then(() => undefined, (e: unknown) => e)
+  t.equal((err as FetchError).code, 'network', 'a server that keeps resetting: network, after two attempts')
+  t.equal(hits, 2)
+})

@@ -81,6 +81,6 @@ t.test('ConfigError is recognised across builds by its brand', async t => {
   const foreign = Object.create(Object.defineProperty({}, Symbol.for('axioms-fastify.ConfigError'), { value: true })) as unknown
   t.ok(foreign instanceof ConfigError)
   t.notOk(new Error('x') instanceof ConfigError)
-  t.notOk(null instanceof ConfigError)
+  t.notOk((null as unknown) instanceof ConfigError)
   t.ok(new ConfigError('a', undefined, 'b') instanceof ConfigError)
 })
