@@ -128,7 +128,6 @@ t.test('network faults: refused connection, dropped body', async t => {
 })
 
 t.test('a connection reset before any answer is retried once, within the same deadline', async t => {
-  const { createServer } = await import('node:http')
   let hits = 0
   let resets = 1
   const flaky = createServer((req, res) => {
@@ -139,7 +138,7 @@ t.test('a connection reset before any answer is retried once, within the same de
   })
   await new Promise<void>(resolve => flaky.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise(resolve => flaky.close(resolve)))
-  const url = `http://127.0.0.1:${(flaky.address() as import('node:net').AddressInfo).port}/jwks`
+  const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/jwks`
   t.same((await fetchJson(url, 2000, 1024)).body, { keys: [] }, 'the second attempt answers')
   t.equal(hits, 2)
   hits = 0
