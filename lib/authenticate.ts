@@ -2,7 +2,8 @@
 // once, and the result (claims, or null when no token was sent) is remembered on the request.
 import type { FastifyRequest } from 'fastify'
 import { countAuthorization, extractToken } from './bearer.js'
-import type { AxiomsError, ChallengeContext } from './errors.js'
+import type { ChallengeContext } from './challenge.js'
+import type { AxiomsError } from './errors.js'
 import type { Settings } from './options/index.js'
 import type { CompiledRule } from './rule.js'
 import type { TurnBatch } from './batch.js'

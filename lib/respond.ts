@@ -6,7 +6,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Auth } from './authenticate.js'
 import { setClaims } from './authenticate.js'
-import { AxiomsError, isAxiomsError, toResponseError } from './errors.js'
+import { toResponseError } from './challenge.js'
+import { AxiomsError, isAxiomsError } from './errors.js'
 
 /** Which requirement failed, for the debug log of a 403: never the token. */
 export interface RequirementDetail {

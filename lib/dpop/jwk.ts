@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { isCanonicalBase64url, type JsonObject } from '../bearer.js'
 import { importJwk, type KeyEntry } from '../keys.js'
 import { TokenCache } from '../cache.js'
-import { dpopFail } from './errors.js'
+import { fail } from '../errors.js'
 
 // RFC 7517 / 7518 §6: members that only a private (or symmetric) key has.
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv']
@@ -46,30 +46,30 @@ export function jwkThumbprint (jwk: JsonObject): string | undefined {
 const imported = new TokenCache<KeyEntry>(1024)
 
 /**
- * Checks and imports the proof's `jwk` for `alg`, or throws DpopError('dpop_bad_jwk'). The one
+ * Checks and imports the proof's `jwk` for `alg`, or throws AxiomsError('dpop_bad_jwk'). The one
  * place that calls the JWKS importer: it is to become lib/keys.ts's kid-less importKeyMaterial.
  */
 export function importProofKey (jwk: unknown, alg: string): ProofKey {
-  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) dpopFail('dpop_bad_jwk')
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) fail('dpop_bad_jwk')
   const j = jwk as JsonObject
   // RFC 9449 §4.3 (7): the header must not carry a private key.
-  for (const m of PRIVATE_MEMBERS) if (Object.hasOwn(j, m)) dpopFail('dpop_bad_jwk')
+  for (const m of PRIVATE_MEMBERS) if (Object.hasOwn(j, m)) fail('dpop_bad_jwk')
   const jkt = jwkThumbprint(j)
-  if (jkt === undefined) dpopFail('dpop_bad_jwk')
+  if (jkt === undefined) fail('dpop_bad_jwk')
   // Key material must be canonical base64url, so that one key has one thumbprint.
   for (const m of THUMBPRINT_MEMBERS[j.kty as string] as readonly string[]) {
-    if (m !== 'kty' && m !== 'crv' && !isCanonicalBase64url(j[m] as string)) dpopFail('dpop_bad_jwk')
+    if (m !== 'kty' && m !== 'crv' && !isCanonicalBase64url(j[m] as string)) fail('dpop_bad_jwk')
   }
   // Members outside the thumbprint are checked per proof (they may differ between proofs).
-  if (j.use !== undefined && j.use !== 'sig') dpopFail('dpop_bad_jwk')
-  if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) dpopFail('dpop_bad_jwk')
-  if (j.alg !== undefined && j.alg !== alg) dpopFail('dpop_bad_jwk')
+  if (j.use !== undefined && j.use !== 'sig') fail('dpop_bad_jwk')
+  if (j.key_ops !== undefined && !(Array.isArray(j.key_ops) && j.key_ops.includes('verify'))) fail('dpop_bad_jwk')
+  if (j.alg !== undefined && j.alg !== alg) fail('dpop_bad_jwk')
   let entry = imported.get(jkt)
   if (entry === undefined) {
     entry = importMaterial(j)
     imported.set(jkt, entry)
   }
-  if (!entry.algs.has(alg)) dpopFail('dpop_bad_jwk')
+  if (!entry.algs.has(alg)) fail('dpop_bad_jwk')
   return { entry, jkt }
 }
 
@@ -77,11 +77,11 @@ function importMaterial (j: JsonObject): KeyEntry {
   const material: JsonObject = { kid: 'dpop-proof' }
   for (const m of THUMBPRINT_MEMBERS[j.kty as string] as readonly string[]) material[m] = j[m]
   const result = importJwk(material)
-  if ('unusable' in result) dpopFail('dpop_bad_jwk')
+  if ('unusable' in result) fail('dpop_bad_jwk')
   const details = result.key.asymmetricKeyDetails
   if (j.kty === 'RSA') {
     const { modulusLength, publicExponent } = details as { modulusLength: number, publicExponent: bigint }
-    if (modulusLength > MAX_RSA_BITS || publicExponent > MAX_RSA_EXPONENT) dpopFail('dpop_bad_jwk')
+    if (modulusLength > MAX_RSA_BITS || publicExponent > MAX_RSA_EXPONENT) fail('dpop_bad_jwk')
   }
   return result
 }
