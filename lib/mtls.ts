@@ -3,7 +3,7 @@
 // comes from the TLS socket, or, where TLS ends at a proxy, from the request as the app says.
 import { createHash, X509Certificate } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ConfigError } from './options/index.js'
+import { ConfigError } from './options/read.js'
 import { fail } from './errors.js'
 
 export interface MtlsOptions {

@@ -2,7 +2,7 @@
 // the access token), with the hostile-input rules of access tokens. Pure apart from the replay
 // store: the caller hands in what Fastify decided about the request (scheme and host after
 // trustProxy, the raw target) and the verified claims of the access token.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { decodeCompact, type DecodedToken, type JsonObject } from '../bearer.js'
 import { isNonEmptyString } from '../keys.js'
 import { checkSignature } from '../verify.js'
@@ -257,9 +257,4 @@ function withDeadline (answer: Promise<boolean>, ms: number): Promise<boolean> {
       reject(storeFailure(err))
     })
   })
-}
-
-/** A random per-process nonce secret, for `nonce: true` without `secret`. */
-export function randomNonceSecret (): Buffer {
-  return randomBytes(32)
 }

@@ -9,6 +9,8 @@ import { foreignKeys } from './names.js'
 import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
 import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
+import { type DpopOptions, type DpopSettings, resolveDpopSettings } from '../dpop/options.js'
+import { type MtlsOptions, type MtlsSettings, resolveMtlsSettings } from '../mtls.js'
 import { type VerifierInput, type VerifierSettings, resolveVerifier } from './verifier.js'
 
 export { ConfigError } from './read.js'
@@ -36,6 +38,17 @@ export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, Jwks
   /** @fastify/swagger integration: `false` leaves the OpenAPI document alone. Default true. */
   openapi?: boolean | OpenApiOptions
   /**
+   * DPoP (RFC 9449) sender-constrained tokens: mode `allowed` (default: DPoP and Bearer), `required`
+   * or `disabled` (`false`), proof windows, server nonces, the replay store.
+   */
+  dpop?: boolean | DpopOptions
+  /**
+   * Certificate-bound tokens (RFC 8705): by default the TLS connection's client certificate; where
+   * TLS ends at a proxy, `{ certificate(request) }` or `{ certificateHeader }` (trusted as given);
+   * `false`: no certificate is ever found, so such tokens are refused.
+   */
+  mtls?: false | MtlsOptions
+  /**
    * Where AXIOMS_* variables are read from, at register(), for options not passed. Default
    * `process.env`; `{}` reads none (tests).
    */
@@ -51,6 +64,8 @@ export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings
   readonly verifyBatch: number
   readonly protectedResourceMetadata: Readonly<ProtectedResourceMetadataOptions> | undefined
   readonly openapi: Readonly<Required<OpenApiOptions>> | undefined
+  readonly dpop: DpopSettings
+  readonly mtls: MtlsSettings
   /** Keys of the options object that belong to Fastify or to whoever passed them down. */
   readonly foreignOptions: readonly string[]
 }
@@ -63,7 +78,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
-  'openapi', 'verifier', 'env'
+  'openapi', 'verifier', 'dpop', 'mtls', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -99,6 +114,8 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     ...verifier,
     protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
     openapi: openapiOf(input.openapi),
+    dpop: resolveDpopSettings(input.dpop, env),
+    mtls: resolveMtlsSettings(input.mtls, env),
     foreignOptions: Object.freeze(foreignOptions)
   })
 }

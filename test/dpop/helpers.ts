@@ -1,7 +1,6 @@
 // Byte-level builders for DPoP proofs: header and payload JSON text, base64url segments and
 // signatures made here with node:crypto, independent of the plugin and of the test kit.
 import { constants, createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
-import { randomNonceSecret } from '../../lib/dpop/proof.js'
 import { type DpopSettings, resolveDpopSettings } from '../../lib/dpop/options.js'
 import { AxiomsError } from '../../lib/errors.js'
 
@@ -68,7 +67,7 @@ export function proof (key: RawKey, now: number, over: { header?: Record<string,
 }
 
 export function settings (dpop: unknown = {}, env: Record<string, string> = {}): DpopSettings {
-  return resolveDpopSettings(dpop, env, randomNonceSecret)
+  return resolveDpopSettings(dpop, env)
 }
 
 /** The AxiomsError thrown (sync) or rejected by fn, or undefined. */
