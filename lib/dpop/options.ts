@@ -9,7 +9,6 @@ import type { DpopReplayStore } from './replay.js'
 
 export type { DpopMode }
 
-
 export interface DpopNonceOptions {
   /**
    * Keys of the nonce HMAC, at least 32 bytes each. The first issues nonces, all are accepted
