@@ -7,6 +7,7 @@ import { fail, RETRY_AFTER_SECONDS, ROWS, type Reason } from '../lib/errors.js'
 import { responseHeaders as headersFor, toResponseError } from '../lib/challenge.js'
 import { DPOP_ROWS } from '../lib/dpop/errors.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer, calls: { n: number }, seen: unknown[] }
 
@@ -49,7 +50,7 @@ t.test("errorResponse: 'throw' hands an AxiomsError to the app's error handler",
     const res = await ctx.app.inject({ url })
     t.equal(res.statusCode, 401)
     t.same(res.json(), { custom: true, code: 'invalid_token', reason: 'missing_header' })
-    t.equal(res.headers['www-authenticate'], `Bearer realm="${realm}"`)
+    t.equal(res.headers['www-authenticate'], offered(realm))
     const err = ctx.seen.at(-1) as AxiomsError
     t.ok(err instanceof AxiomsError)
     t.ok(err instanceof Error)
@@ -58,7 +59,7 @@ t.test("errorResponse: 'throw' hands an AxiomsError to the app's error handler",
     t.equal(err.error, 'invalid_token')
     t.equal(err.error_description, 'Missing Authorization Header')
     t.equal(err.message, 'Missing Authorization Header')
-    t.same(err.headers, { 'www-authenticate': `Bearer realm="${realm}"` })
+    t.same(err.headers, { 'www-authenticate': offered(realm) })
     t.same(err.toJSON(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
   }
   const bad = await ctx.app.inject({ url: '/hook', headers: { authorization: 'Bearer abc' } })

@@ -99,6 +99,12 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
   const verifier = resolveVerifier(input as VerifierInput & Record<string, unknown>, env, tokenCacheSrc)
+  // @fastify/jwt reads `Authorization: Bearer` only: DPoP cannot reach it, so the mode is off there.
+  const dpopGiven = input.dpop !== undefined || (env.AXIOMS_DPOP_MODE ?? '').trim() !== ''
+  const dpop = resolveDpopSettings(verifier.verifier === 'fastify-jwt' && !dpopGiven ? false : input.dpop, env)
+  if (verifier.verifier === 'fastify-jwt' && dpop.mode !== 'disabled') {
+    throw new ConfigError('dpop', input.dpop === undefined ? 'AXIOMS_DPOP_MODE' : undefined, 'cannot be on with verifier "fastify-jwt" (its @fastify/jwt reads Authorization: Bearer only): set dpop: false, or use verifier "builtin"')
+  }
 
   return Object.freeze({
     issuers,
@@ -114,7 +120,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     ...verifier,
     protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
     openapi: openapiOf(input.openapi),
-    dpop: resolveDpopSettings(input.dpop, env),
+    dpop,
     mtls: resolveMtlsSettings(input.mtls, env),
     foreignOptions: Object.freeze(foreignOptions)
   })
