@@ -79,8 +79,9 @@ export function parseTemplate (template: string, value: ValueRule = ANY_VALUE): 
     return 'must start with http(s)://host/ before its first placeholder: placeholders go in the path, never in the scheme or host'
   }
   for (let i = 1; i < parts.length; i++) {
-    const next = (parts[i] as string)[0]
-    if (next !== undefined && VALUE_CHAR.test(next)) {
+    // Between two placeholders the part is never empty; only the last one may be.
+    const next = i < names.length && parts[i] === '' ? `{${names[i] as string}}` : (parts[i] as string)[0]
+    if (next !== undefined && (next.length > 1 || VALUE_CHAR.test(next))) {
       return `has "${next}" right after "{${names[i - 1] as string}}": a placeholder must end the template or be followed by a character no value has, such as "/"`
     }
   }
