@@ -315,9 +315,9 @@ t.test('AXIOMS_ISS_URL with a template and AXIOMS_TENANTS (comma list or JSON)',
   refusedIssuer(t, await c.get(i.sign({ iss: issOf('tenant-a'), scope: 'read:data' })), TEMPLATE, 'explicit tenants win')
 })
 
-t.test('realm, app.axioms.verify and tokenCache with a template', async t => {
+t.test('one tenant as a string; realm, app.axioms.verify and tokenCache with a template', async t => {
   const i = await idp(t)
-  const a = await api(t, { issuer: TEMPLATE, jwksUri: i.jwksUri, tenants: ['tenant-a'], realm: 'orders', tokenCache: 10 })
+  const a = await api(t, { issuer: TEMPLATE, jwksUri: i.jwksUri, tenants: 'tenant-a', realm: 'orders', tokenCache: 10 })
   refusedIssuer(t, await a.get(i.sign({ iss: issOf('tenant-b'), scope: 'read:data' })), 'orders', 'realm option')
   const tok = i.sign({ iss: issOf('tenant-a'), scope: 'read:data' })
   t.equal((await a.get(tok)).status, 200)
