@@ -89,7 +89,7 @@ function entryOf (e: EntryInput): IssuerSettings {
       throw new ConfigError(e.tenantsName, e.tenants.env, `applies to an issuer template only (with {placeholders}, such as ${ENTRA_MULTI_TENANT.issuer}), and the issuer has none`)
     }
     const id = e.issuer[0] as string
-    return { id, accepted: Object.freeze([...e.issuer]), jwksUri: e.jwksUri, audiences: e.audiences, templates: [], tenants: undefined, authorizationServers: Object.freeze([id]) }
+    return { id, accepted: Object.freeze([...e.issuer]), jwksUri: e.jwksUri, audiences: e.audiences, templates: Object.freeze([]), tenants: undefined, authorizationServers: Object.freeze([id]) }
   }
   if (kinds.size > 1) throw new ConfigError(e.issuerName, e.issuerEnv, 'lists templates and exact issuers together: give each its own issuers entry')
   const templates = e.issuer.map(text => {
