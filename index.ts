@@ -122,7 +122,7 @@ export type { Algorithm, AxiomsOptions, Duration, IssuerOptions, ProtectedResour
 export type { TenantPredicate, TenantValues } from './lib/tenants.js'
 export { ConfigError } from './lib/options/index.js'
 export type { RouteDeclaration } from './lib/rule.js'
-export type { PresetName, PresetOptions } from './lib/presets.js'
+export type { EntraTenantPredicate, PresetName, PresetOptions } from './lib/presets.js'
 export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './lib/hooks.js'
 export type { AccessTokenClaims } from './lib/verify.js'
 export type { AxiomsDecorator, AxiomsStats, AxiomsTypeOptions, ClaimsProperty, ClaimsPropertyName } from './lib/augment.js'

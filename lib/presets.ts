@@ -2,7 +2,7 @@
 // explicit `scopeClaims` / `rolesClaims` / `permissionsClaims` options always win over a preset.
 // Entra's multi-tenant form also names the issuer template and the shared key set.
 import type { ClaimName, ClaimSources } from './claims.js'
-import type { TenantPredicate, ValueRule } from './tenants.js'
+import type { ValueRule } from './tenants.js'
 
 export type PresetName = 'auth0' | 'okta' | 'entra' | 'cognito' | 'keycloak'
 
@@ -14,8 +14,11 @@ export interface PresetOptions {
    * Entra multi-tenant (`common` / `organizations` apps): the tenant ids (GUIDs) whose tokens are
    * accepted, or a function of `{ tenantid }`. Sets the issuer template and the shared key set.
    */
-  tenants?: string | readonly string[] | TenantPredicate
+  tenants?: string | readonly string[] | EntraTenantPredicate
 }
+
+/** Entra's tenant function: the tenant id from `iss` (a lower-case GUID), before the token is verified. */
+export type EntraTenantPredicate = (values: Readonly<{ tenantid: string }>) => boolean
 
 /** The members each preset takes besides `name`. */
 export const PRESET_MEMBERS: Readonly<Record<PresetName, readonly string[]>> = Object.freeze({

@@ -45,7 +45,7 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', issuers: [{ issuer: 'https://idp.example/{region}/{tenant}', jwksUri: 'https://idp.example/keys', tenants: [{ region: 'eu', tenant: 'acme' }] }] })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', jwksUri: 'https://login.example/keys', tenants: values => values.tenant === 'a' })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', preset: { name: 'entra', tenants: ['72f988bf-86f1-41af-91ab-2d7cd011db47'] } })).type.not.toRaiseError()
-  expect(app.register(axioms, { audience: 'api', preset: { name: 'entra', tenants: ({ tenantid }) => tenantid === 'x' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', preset: { name: 'entra', tenants: ({ tenantid }) => new Set(['x']).has(tenantid) } })).type.not.toRaiseError()
   expect<Parameters<TenantPredicate>[0]>().type.toBe<TenantValues>()
   // Fastify's own register options are accepted next to axioms-fastify's.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', prefix: '/api', logLevel: 'warn' })).type.not.toRaiseError()
