@@ -12,6 +12,7 @@ import { freezeClaims } from './claims.js'
 import { AxiomsError, fail, type Reason } from './errors.js'
 import { type OutcomeLog, Outcomes } from './observe.js'
 import { ConfigError, type IssuerSettings, type Settings } from './options/index.js'
+import { TemplateMatcher } from './tenants.js'
 import type { AccessTokenClaims } from './verify.js'
 
 /** How one upstream code is answered, and how loudly it is logged. */
@@ -99,6 +100,7 @@ const kDeadline = Symbol('axioms.deadline')
 export class FastifyJwtVerifier {
   private readonly settings: Settings
   private readonly byIss = new Map<string, IssuerSettings>()
+  private readonly byTemplate: TemplateMatcher<IssuerSettings>
   private lookupToken: LookupToken | undefined
   /** For app.axioms.stats(). */
   readonly outcomes: Outcomes
@@ -106,7 +108,11 @@ export class FastifyJwtVerifier {
   constructor (settings: Settings, log: OutcomeLog) {
     this.settings = settings
     this.outcomes = new Outcomes(log)
-    for (const issuer of settings.issuers) for (const iss of issuer.accepted) this.byIss.set(iss, issuer)
+    this.byTemplate = new TemplateMatcher(log)
+    for (const issuer of settings.issuers) {
+      for (const iss of issuer.accepted) this.byIss.set(iss, issuer)
+      if (issuer.tenants !== undefined) for (const t of issuer.templates) this.byTemplate.add(t, issuer.tenants, issuer.id, issuer)
+    }
   }
 
   /** onReady (@fastify/jwt may be registered after this plugin): the app's @fastify/jwt must be there. */
@@ -128,7 +134,7 @@ export class FastifyJwtVerifier {
       if (typeof payload.jti === 'string') jti = payload.jti
       checkHeader(this.settings, header)
       kid = header.kid as string
-      const issuer = typeof payload.iss === 'string' ? this.byIss.get(payload.iss) : undefined
+      const issuer = typeof payload.iss === 'string' ? this.byIss.get(payload.iss) ?? this.byTemplate.find(payload.iss) : undefined
       if (issuer === undefined) fail('bad_issuer')
       iss = issuer.id
       // Before any key is fetched: a token refused here costs the IdP nothing.

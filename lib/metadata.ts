@@ -62,7 +62,9 @@ export function planMetadata (settings: Settings): MetadataPlan | undefined {
 /** Serves the document. `routeScopes` lists the scopes routes require (read when asked). */
 export function serveMetadata (fastify: FastifyInstance, settings: Settings, plan: MetadataPlan, routeScopes: () => string[]): void {
   const opts = settings.protectedResourceMetadata as NonNullable<Settings['protectedResourceMetadata']>
-  const servers = opts.authorizationServers ?? settings.issuers.map(i => i.id)
+  // An issuer template lists the issuers of its allow-list: a template is no authorization server
+  // (settings refuse a tenant function without authorizationServers).
+  const servers = opts.authorizationServers ?? settings.issuers.flatMap(i => i.authorizationServers as readonly string[])
   // Hidden from @fastify/swagger: it is infrastructure, not part of the API.
   fastify.get(plan.path, { schema: { hide: true } as FastifySchema }, async (request, reply) => {
     const resource = plan.resourceFor(request)

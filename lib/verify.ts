@@ -10,6 +10,7 @@ import { Outcomes } from './observe.js'
 import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
 import { TokenCache } from './cache.js'
+import { TemplateMatcher } from './tenants.js'
 
 /** The verified claims of an access token. Extend it through declaration merging. */
 export interface AccessTokenClaims {
@@ -99,6 +100,8 @@ export interface VerifierLog extends KeyStoreLog {
 export class Verifier {
   private readonly settings: Settings
   private readonly byIss = new Map<string, IssuerEntry>()
+  /** Issuer templates with a tenant function: asked only when byIss misses. */
+  private readonly byTemplate: TemplateMatcher<IssuerEntry>
   readonly stores: readonly KeyStore[]
   private readonly cache: TokenCache<VerifiedToken> | undefined
   /** For app.axioms.stats(). */
@@ -108,10 +111,14 @@ export class Verifier {
     this.settings = settings
     this.outcomes = new Outcomes(log)
     const stores: KeyStore[] = []
+    this.byTemplate = new TemplateMatcher(log)
     for (const issuer of settings.issuers) {
+      // One key set per issuer: every tenant of a template shares it.
       const store = new KeyStore(issuer, settings.jwks, log)
       stores.push(store)
-      for (const iss of issuer.accepted) this.byIss.set(iss, { issuer, store })
+      const entry = { issuer, store }
+      for (const iss of issuer.accepted) this.byIss.set(iss, entry)
+      if (issuer.tenants !== undefined) for (const t of issuer.templates) this.byTemplate.add(t, issuer.tenants, issuer.id, entry)
     }
     this.stores = stores
     this.cache = settings.tokenCache > 0 ? new TokenCache(settings.tokenCache) : undefined
@@ -148,8 +155,9 @@ export class Verifier {
       checkHeader(this.settings, header)
       kid = header.kid as string
       const alg = header.alg as string
-      // `iss` only picks among configured issuers; no URL is ever built from the token.
-      const found = typeof payload.iss === 'string' ? this.byIss.get(payload.iss) : undefined
+      // `iss` only picks among configured issuers; no URL is ever built from the token. Exact
+      // values first (a template's allow-list among them), then templates with a tenant function.
+      const found = typeof payload.iss === 'string' ? this.byIss.get(payload.iss) ?? this.byTemplate.find(payload.iss) : undefined
       if (found === undefined) fail('bad_issuer')
       iss = found.issuer.id
       const got = found.store.getKey(kid, alg)

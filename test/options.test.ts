@@ -52,7 +52,7 @@ t.test('every validation names its option (resolveSettings)', async t => {
     [{ issuer: 'no-scheme' }, /"issuer" must be an absolute http\(s\) URL/],
     [{ issuers: [] }, /"issuers" must be a non-empty list/],
     [{ issuers: 'x' }, /"issuers" must be a non-empty list/],
-    [{ issuers: [{ issuer: 'https://a.example' }] }, /"issuers" cannot be combined with issuer, domain or jwksUri/],
+    [{ issuers: [{ issuer: 'https://a.example' }] }, /"issuers" cannot be combined with issuer, domain, jwksUri or tenants/],
     [{ issuer: undefined, issuers: [null] }, /"issuers\[0\]" must be an object/],
     [{ issuer: undefined, issuers: [{}] }, /"issuers\[0\]\.issuer" is required/],
     [{ issuer: undefined, issuers: [{ issuer: 'gopher://a' }] }, /"issuers\[0\]\.issuer" must use http or https/],

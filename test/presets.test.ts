@@ -214,3 +214,145 @@ t.test('AXIOMS_PRESET from the environment; explicit claims win', async t => {
   t.equal((await app.inject({ url: '/s', headers: { authorization: `Bearer ${tok}` } })).statusCode, 200)
   t.equal((await app.inject({ url: '/r', headers: { authorization: `Bearer ${tok}` } })).statusCode, 403, 'rolesClaims replaced groups')
 })
+
+t.test('entra multi-tenant: preset.tenants accepts those tenants\' v2.0 tokens from the shared keys, and no other', async t => {
+  const tenantA = '72f988bf-86f1-41af-91ab-2d7cd011db47'
+  const tenantB = 'b1a2c3d4-0000-4000-8000-00000000000b'
+  const tenantC = 'c1a2c3d4-0000-4000-8000-00000000000c'
+  const template = 'https://login.microsoftonline.com/{tenantid}/v2.0'
+  const issOf = (tid: string): string => `https://login.microsoftonline.com/${tid}/v2.0`
+  const appId = '6e74172b-be56-4843-9ff4-e66a39bb12e3'
+  // The test kit stands in for https://login.microsoftonline.com/common/discovery/v2.0/keys (jwksUri).
+  const idp = await createTestIssuer({ issuer: template })
+  t.teardown(() => idp.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(axioms, { preset: { name: 'entra', tenants: [tenantA, tenantB] }, audience: appId, jwksUri: idp.jwksUri, jwksPrefetch: false, env: {} })
+  let calls = 0
+  app.get('/files', { config: { axioms: { scopes: ['Files.Read'] } } }, async request => { calls++; return { tid: app.axioms.claims(request).tid } })
+  app.get('/tasks', { config: { axioms: { permissions: ['Tasks.Read.All'] } } }, async () => { calls++; return {} })
+  const get = async (url: string, token: string): Promise<{ status: number, body: unknown, challenge: unknown }> => {
+    const res = await app.inject({ url, headers: { authorization: `Bearer ${token}` } })
+    return { status: res.statusCode, body: res.json(), challenge: res.headers['www-authenticate'] }
+  }
+  const delegated = (tid: string, iss = issOf(tid)): string => idp.sign({ iss, aud: appId, tid, ver: '2.0', scp: 'Files.Read User.Read', oid: '690222be-ff1a-4d56-abd1-7e4f7d38e474' }, { typ: 'JWT' })
+  const refusedIss = { status: 401, body: { error: 'invalid_token', error_description: 'Invalid token issuer' }, challenge: `Bearer realm="${template}", error="invalid_token", error_description="Invalid token issuer"` }
+
+  t.same(await get('/files', delegated(tenantC)), refusedIss, 'tenant C, cold: refused')
+  t.equal(idp.requests.jwks, 0, 'tenant C caused no fetch')
+  t.same(await get('/files', delegated(tenantA)), { status: 200, body: { tid: tenantA }, challenge: undefined })
+  t.same(await get('/files', delegated(tenantB)), { status: 200, body: { tid: tenantB }, challenge: undefined })
+  const appOnly = idp.sign({ iss: issOf(tenantB), aud: appId, tid: tenantB, idtyp: 'app', roles: ['Tasks.Read.All'] }, { typ: 'JWT' })
+  t.equal((await get('/tasks', appOnly)).status, 200, 'the preset\'s claim mapping is kept: application permissions in roles')
+  t.equal(idp.requests.jwks, 1, 'one key set for every tenant')
+  const hostile: Array<[string, string]> = [
+    ['tenant C', issOf(tenantC)],
+    ['upper-case tenant id', issOf(tenantA.toUpperCase())],
+    ['common', issOf('common')],
+    ['organizations', issOf('organizations')],
+    ['consumers (MSA)', issOf('9188040d-6c67-4c5b-b112-36a304b66dad')],
+    ['v1.0 issuer', `https://sts.windows.net/${tenantA}/`],
+    ['no version', `https://login.microsoftonline.com/${tenantA}`],
+    ['v1.0 path', `https://login.microsoftonline.com/${tenantA}/`],
+    ['trailing slash', `${issOf(tenantA)}/`],
+    ['another cloud', `https://login.microsoftonline.us/${tenantA}/v2.0`],
+    ['tenant id with braces', issOf(`{${tenantA}}`)],
+    ['the template', template]
+  ]
+  for (const [label, iss] of hostile) {
+    t.same(await get('/files', delegated(tenantA, iss)), refusedIss, label)
+  }
+  t.equal(idp.requests.jwks, 1)
+  t.equal(calls, 3)
+  t.same(app.axioms.stats().issuers.map(s => [s.issuer, s.jwksUri]), [[template, idp.jwksUri]])
+})
+
+t.test('entra multi-tenant: a tenant function, the env form, and Microsoft\'s common keys by default', async t => {
+  const tenantA = '72f988bf-86f1-41af-91ab-2d7cd011db47'
+  const tenantB = 'b1a2c3d4-0000-4000-8000-00000000000b'
+  const issOf = (tid: string): string => `https://login.microsoftonline.com/${tid}/v2.0`
+  const idp = await createTestIssuer()
+  t.teardown(() => idp.close())
+  const serve = async (options: AxiomsOptions): Promise<FastifyInstance> => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(axioms, { jwksPrefetch: false, ...options })
+    app.get('/files', { config: { axioms: { scopes: ['Files.Read'] } } }, async () => ({}))
+    return app
+  }
+  const status = async (app: FastifyInstance, tid: string): Promise<number> =>
+    (await app.inject({ url: '/files', headers: { authorization: `Bearer ${idp.sign({ iss: issOf(tid), aud: 'api://orders', tid, scp: 'Files.Read' })}` } })).statusCode
+  const seen: unknown[] = []
+  const fn = await serve({ preset: { name: 'entra', tenants: v => { seen.push({ ...v }); return v.tenantid === tenantB } }, audience: 'api://orders', jwksUri: idp.jwksUri, env: {} })
+  t.equal(await status(fn, tenantB), 200)
+  t.equal(await status(fn, tenantA), 401)
+  t.equal(await status(fn, 'contoso.onmicrosoft.com'), 401, 'not a GUID: the function is not even asked')
+  t.same(seen, [{ tenantid: tenantB }, { tenantid: tenantA }])
+  const env = await serve({ env: { AXIOMS_PRESET: 'entra', AXIOMS_TENANTS: `${tenantA},${tenantB}`, AXIOMS_AUDIENCE: 'api://orders', AXIOMS_JWKS_URL: idp.jwksUri } })
+  t.equal(await status(env, tenantA), 200)
+  t.equal(await status(env, tenantB), 200)
+  t.equal(await status(env, 'c1a2c3d4-0000-4000-8000-00000000000c'), 401)
+  // Without jwksUri: the shared v2.0 keys of the common endpoint (not fetched here: no prefetch, no token).
+  const real = await serve({ preset: { name: 'entra', tenants: [tenantA] }, audience: 'api://orders', env: {} })
+  t.same(real.axioms.stats().issuers.map(s => [s.issuer, s.jwksUri, s.fetches]),
+    [['https://login.microsoftonline.com/{tenantid}/v2.0', 'https://login.microsoftonline.com/common/discovery/v2.0/keys', 0]])
+})
+
+t.test('entra: v1.0 tokens (sts.windows.net) need their own template next to the v2.0 one; preset \'entra\' keeps the claims', async t => {
+  const tenantA = '72f988bf-86f1-41af-91ab-2d7cd011db47'
+  const idp = await createTestIssuer()
+  t.teardown(() => idp.close())
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(axioms, {
+    preset: 'entra',
+    audience: 'api://orders',
+    issuers: [
+      { issuer: 'https://login.microsoftonline.com/{tenantid}/v2.0', jwksUri: idp.jwksUri, tenants: [tenantA] },
+      { issuer: 'https://sts.windows.net/{tenantid}/', jwksUri: idp.jwksUri, tenants: [tenantA] }
+    ],
+    jwksPrefetch: false,
+    env: {}
+  })
+  app.get('/files', { config: { axioms: { scopes: ['Files.Read'] } } }, async () => ({}))
+  const status = async (iss: string): Promise<number> =>
+    (await app.inject({ url: '/files', headers: { authorization: `Bearer ${idp.sign({ iss, aud: 'api://orders', scp: 'Files.Read' })}` } })).statusCode
+  t.equal(await status(`https://login.microsoftonline.com/${tenantA}/v2.0`), 200)
+  t.equal(await status(`https://sts.windows.net/${tenantA}/`), 200)
+  t.equal(await status('https://sts.windows.net/c1a2c3d4-0000-4000-8000-00000000000c/'), 401)
+})
+
+t.test('entra multi-tenant and preset members: startup refusals', async t => {
+  const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47'
+  const register = async (opts: Record<string, unknown>): Promise<void> => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(axioms, { audience: 'api://orders', env: {}, jwksPrefetch: false, ...opts } as AxiomsOptions)
+  }
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ preset: { name: 'entra', tenants: ['contoso.onmicrosoft.com'] } }, /"preset\.tenants" lists "contoso\.onmicrosoft\.com" for \{tenantid\}, which is not an Entra tenant id/],
+    [{ preset: { name: 'entra', tenants: [tenant.toUpperCase()] } }, /which is not an Entra tenant id: a GUID in lower case/],
+    [{ preset: { name: 'entra', tenants: [] } }, /"preset\.tenants" must be a non-empty list/],
+    [{ preset: { name: 'entra', tenants: async () => true } }, /"preset\.tenants" must be a synchronous function/],
+    [{ preset: { name: 'entra', tenants: 7 } }, /"preset\.tenants" must be a non-empty list/],
+    [{ preset: 'entra', env: { AXIOMS_TENANTS: 'not-a-guid' } }, /"tenants" \(env AXIOMS_TENANTS\) lists "not-a-guid" for \{tenantid\}, which is not an Entra tenant id/],
+    [{ preset: { name: 'entra', tenants: [tenant] }, issuer: `https://login.microsoftonline.com/${tenant}/v2.0` }, /"preset" "entra" with tenants sets the issuer/],
+    [{ preset: { name: 'entra', tenants: [tenant] }, domain: 'login.microsoftonline.com' }, /"preset" "entra" with tenants sets the issuer/],
+    [{ preset: { name: 'entra', tenants: [tenant] }, tenants: [tenant] }, /"preset" "entra" with tenants sets the issuer/],
+    [{ preset: { name: 'entra', tenants: [tenant] }, env: { AXIOMS_ISS_URL: 'https://login.microsoftonline.com/x/v2.0' } }, /"preset" "entra" with tenants sets the issuer/],
+    [{ preset: { name: 'entra', tenants: [tenant] }, issuers: [{ issuer: 'https://a.example.test' }] }, /"preset" "entra" with tenants sets the one issuer: with issuers, write the template in an entry/],
+    [{ preset: 'entra', issuer: `https://login.microsoftonline.com/${tenant}/v2.0`, tenants: [tenant] }, /"tenants" applies to an issuer template only/],
+    [{ preset: 'entra' }, /"issuer" \(env AXIOMS_ISS_URL\) or "domain"/],
+    [{ preset: { name: 'entra', clientId: 'x' }, issuer: 'https://a.example.test' }, /"preset" "entra" takes only name and tenants, not "clientId"/],
+    [{ preset: { name: 'keycloak', tenants: [tenant] }, issuer: 'https://a.example.test' }, /"preset" "keycloak" takes only name and clientId, not "tenants"/],
+    [{ preset: { name: 'auth0', tenants: [tenant] }, issuer: 'https://a.example.test' }, /"preset" "auth0" takes no member but name, not "tenants"/],
+    [{ preset: { name: 'okta', clientID: 'x' }, issuer: 'https://a.example.test' }, /"preset" "okta" takes no member but name, not "clientID"/]
+  ]
+  for (const [opts, re] of cases) {
+    await t.rejects(register(opts), { code: 'AXIOMS_INVALID_OPTION', message: re }, JSON.stringify(opts, (_k, v: unknown) => typeof v === 'function' ? 'fn' : v))
+  }
+  // Single-tenant Entra is unchanged: the literal issuer, discovered keys, no tenants.
+  await register({ preset: 'entra', issuer: `https://login.microsoftonline.com/${tenant}/v2.0` })
+  await register({ preset: { name: 'entra' }, issuer: `https://login.microsoftonline.com/${tenant}/v2.0` })
+  t.pass('preset entra with a literal issuer needs no tenants')
+})

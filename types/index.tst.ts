@@ -14,6 +14,8 @@ import axioms, {
   type JwksMessage,
   type Reason,
   type RouteDeclaration,
+  type TenantPredicate,
+  type TenantValues,
   type VerifierName,
   type VerifyMessage
 } from 'axioms-fastify'
@@ -38,6 +40,13 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', decoratorName: 'auth', problemDetails: true })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', verifier: 'fastify-jwt' })).type.not.toRaiseError()
   expect<VerifierName>().type.toBe<'builtin' | 'fastify-jwt'>()
+  // Issuer templates: an allow-list, { name: value } items, or a synchronous function of the values.
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', jwksUri: 'https://login.example/keys', tenants: ['a', 'b'] })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuers: [{ issuer: 'https://idp.example/{region}/{tenant}', jwksUri: 'https://idp.example/keys', tenants: [{ region: 'eu', tenant: 'acme' }] }] })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', jwksUri: 'https://login.example/keys', tenants: values => values.tenant === 'a' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', preset: { name: 'entra', tenants: ['72f988bf-86f1-41af-91ab-2d7cd011db47'] } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', preset: { name: 'entra', tenants: ({ tenantid }) => new Set(['x']).has(tenantid) } })).type.not.toRaiseError()
+  expect<Parameters<TenantPredicate>[0]>().type.toBe<TenantValues>()
   // Fastify's own register options are accepted next to axioms-fastify's.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', prefix: '/api', logLevel: 'warn' })).type.not.toRaiseError()
 })
@@ -55,6 +64,9 @@ test('wrong option types do not compile', () => {
   expect(app.register(axioms, { audience: 'api', decoratorName: 7 })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', problemDetails: 'yes' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', verifier: 'fast-jwt' })).type.toRaiseError()
+  // A tenant function decides synchronously: an async one does not compile.
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', tenants: async () => true })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', tenants: 42 })).type.toRaiseError()
   expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
 })
 

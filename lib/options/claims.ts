@@ -1,7 +1,7 @@
 // Where scopes, roles and permissions are read: explicit claim names, else a preset's, else the
 // family's defaults; with `domain`, the family's namespaced claims come last.
 import { type ClaimName, type ClaimSources, DEFAULT_CLAIM_SOURCES } from '../claims.js'
-import { type PresetName, type PresetOptions, PRESET_NAMES, presetClaims } from '../presets.js'
+import { type PresetName, type PresetOptions, PRESET_MEMBERS, PRESET_NAMES, presetClaims } from '../presets.js'
 import { ConfigError, type Env, parseList, parseString, pick, type Source } from './read.js'
 
 export interface ClaimInput {
@@ -34,6 +34,14 @@ function presetOf (value: unknown, env: string | undefined): PresetOptions | und
   if (typeof obj !== 'object' || obj === null || !PRESET_NAMES.includes((obj as PresetOptions).name)) {
     throw new ConfigError('preset', env, `must be one of ${PRESET_NAMES.join(', ')}`)
   }
+  const name = (obj as PresetOptions).name
+  // A member of another preset would be ignored without a word (clientId on entra, tenants on keycloak).
+  const members = PRESET_MEMBERS[name]
+  for (const key of Object.keys(obj)) {
+    if (key !== 'name' && !members.includes(key)) {
+      throw new ConfigError('preset', env, `"${name}" takes ${members.length === 0 ? 'no member but name' : `only name and ${members.join(', ')}`}, not "${key}"`)
+    }
+  }
   const clientId = (obj as PresetOptions).clientId
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) {
     throw new ConfigError('preset', env, 'clientId must be a non-empty string')
@@ -41,10 +49,14 @@ function presetOf (value: unknown, env: string | undefined): PresetOptions | und
   return obj as PresetOptions
 }
 
-export function resolveClaims (input: ClaimInput, env: Env, domain: string | undefined): ClaimSettings {
+/** The preset option (or AXIOMS_PRESET), checked; read once for the issuers and the claims. */
+export function readPreset (input: ClaimInput, env: Env): Source<PresetOptions | undefined> {
   // A blank AXIOMS_PRESET means unset, as for every other variable.
   const presetSrc = pick(input, 'preset', env, 'AXIOMS_PRESET', parseString)
-  const preset = presetOf(presetSrc.value, presetSrc.env)
+  return { value: presetOf(presetSrc.value, presetSrc.env), env: presetSrc.env }
+}
+
+export function resolveClaims (input: ClaimInput, env: Env, domain: string | undefined, preset: PresetOptions | undefined): ClaimSettings {
   const base = preset === undefined ? undefined : presetClaims(preset)
   const scopes = claimNames(pick(input, 'scopeClaims', env, 'AXIOMS_SCOPE_CLAIMS', parseList), 'scopeClaims') ?? base?.scopes ?? DEFAULT_CLAIM_SOURCES.scopes
   const roles = claimNames(pick(input, 'rolesClaims', env, 'AXIOMS_ROLES_CLAIMS', parseList), 'rolesClaims') ?? base?.roles ?? DEFAULT_CLAIM_SOURCES.roles

@@ -1,7 +1,7 @@
 // Options and their AXIOMS_* environment twins -> one frozen Settings object, each concern in its
 // own module. Every check throws at register() with the option's name and its variable: a bad
 // configuration must never turn into a per-request 500.
-import { type ClaimInput, type ClaimSettings, resolveClaims } from './claims.js'
+import { type ClaimInput, type ClaimSettings, readPreset, resolveClaims } from './claims.js'
 import { type ProtectedResourceMetadataOptions, type OpenApiOptions, openapiOf, resourceMetadata } from './documents.js'
 import { type IssuerInput, type IssuerSettings, resolveIssuers } from './issuers.js'
 import { type JwksInput, type JwksSettings, resolveJwks } from './jwks.js'
@@ -17,7 +17,7 @@ export { ConfigError } from './read.js'
 export { safeMethodSet } from './read.js'
 export type { Duration } from './duration.js'
 export { ALGORITHMS, type Algorithm } from './tokens.js'
-export type { IssuerOptions, IssuerSettings } from './issuers.js'
+export type { IssuerOptions, IssuerSettings, TenantsOption } from './issuers.js'
 export type { JwksSettings } from './jwks.js'
 export type { ProtectedResourceMetadataOptions, OpenApiOptions } from './documents.js'
 export type { VerifierName } from './verifier.js'
@@ -74,7 +74,7 @@ export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings
 export const DEFAULT_VERIFY_BATCH = 16
 
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
-  'audience', 'domain', 'issuer', 'jwksUri', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
+  'audience', 'domain', 'issuer', 'jwksUri', 'tenants', 'issuers', 'algorithms', 'tokenTypes', 'profile', 'scopeClaims',
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
@@ -90,26 +90,33 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   }
   const env: Env = input.env ?? process.env
 
-  const { issuers, domain } = resolveIssuers(input, env)
-  const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
   const tokenCacheSrc = pick(input, 'tokenCache', env, 'AXIOMS_TOKEN_CACHE', parseNumber)
+  const verifier = resolveVerifier(input as VerifierInput & Record<string, unknown>, env, tokenCacheSrc)
+  const preset = readPreset(input, env)
+  // With verifier 'fastify-jwt', get-jwks finds the keys: a template needs no jwksUri there.
+  const { issuers, domain } = resolveIssuers(input, env, preset, verifier.verifier === 'builtin')
+  const safeSrc = pick(input, 'safeMethods', env, 'AXIOMS_SAFE_METHODS', parseList)
   const tokenCache = integerIn(tokenCacheSrc, 'tokenCache', 0, 0)
   const batchSrc = pick(input, 'verifyBatch', env, 'AXIOMS_VERIFY_BATCH', parseNumber)
   const verifyBatch = integerIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0)
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
-  const verifier = resolveVerifier(input as VerifierInput & Record<string, unknown>, env, tokenCacheSrc)
   // @fastify/jwt reads `Authorization: Bearer` only: DPoP cannot reach it, so the mode is off there.
   const dpopGiven = input.dpop !== undefined || (env.AXIOMS_DPOP_MODE ?? '').trim() !== ''
   const dpop = resolveDpopSettings(verifier.verifier === 'fastify-jwt' && !dpopGiven ? false : input.dpop, env)
   if (verifier.verifier === 'fastify-jwt' && dpop.mode !== 'disabled') {
     throw new ConfigError('dpop', input.dpop === undefined ? 'AXIOMS_DPOP_MODE' : undefined, 'cannot be on with verifier "fastify-jwt" (its @fastify/jwt reads Authorization: Bearer only): set dpop: false, or use verifier "builtin"')
   }
+  const protectedResourceMetadata = resourceMetadata(input.protectedResourceMetadata)
+  if (protectedResourceMetadata !== undefined && protectedResourceMetadata.authorizationServers === undefined &&
+    issuers.some(i => i.authorizationServers === undefined)) {
+    throw new ConfigError('protectedResourceMetadata.authorizationServers', undefined, 'is required with an issuer template whose tenants are a function: the document cannot list tenants nobody knows in advance')
+  }
 
   return Object.freeze({
     issuers,
     ...resolveTokens(input, env),
-    ...resolveClaims(input, env, domain),
+    ...resolveClaims(input, env, domain, preset.value),
     safeMethods: safeMethodSet(safeSrc.value, 'safeMethods', safeSrc.env) ?? new Set(['OPTIONS']),
     jwks: resolveJwks(input, env),
     ...resolveResponses(input, env, (issuers[0] as IssuerSettings).id),
@@ -118,7 +125,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     // @fastify/jwt checks signatures in its own asynchronous step: nothing to batch.
     verifyBatch: verifier.verifier === 'fastify-jwt' ? 0 : verifyBatch,
     ...verifier,
-    protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
+    protectedResourceMetadata,
     openapi: openapiOf(input.openapi),
     dpop,
     mtls: resolveMtlsSettings(input.mtls, env),

@@ -230,3 +230,33 @@ t.test('G12 unsafe configuration fails register() with a clear message', async t
     await t.rejects(async () => { await app.register(axioms, opts); await app.ready() }, { message: re }, JSON.stringify(extra))
   }
 })
+
+t.test('G13 issuer templates next to a literal issuer: tenants pinned exactly, kids never cross, nothing planted', async t => {
+  const template = 'https://login.idp-b.test/{tenant}/v2.0'
+  const tenant = (v: string): string => `https://login.idp-b.test/${v}/v2.0`
+  for (const [form, tenants] of [['allow-list', ['t1', 't2']], ['function', (v: { tenant?: string }) => v.tenant === 't1' || v.tenant === 't2']] as const) {
+    const api = await createApi(t, world, {
+      options: { issuer: undefined, jwksUri: undefined, issuers: [{ issuer: A_ISS, jwksUri: a.jwksUri }, { issuer: template, jwksUri: b.jwksUri, tenants }] }
+    })
+    accepted(t, await api.get(token(world, { iss: tenant('t1') }, {}, world.k.sharedB)), `${form}: tenant t1 with B's key`)
+    accepted(t, await api.get(token(world, { iss: tenant('t2') }, {}, world.k.b)), `${form}: tenant t2`)
+    const third = await api.get(token(world, { iss: tenant('t3') }, {}, world.k.b))
+    refused(t, third, 'ISS', api.realm, {}, `${form}: tenant t3`)
+    t.equal(third.jwksB, 0, `${form}: t3 fetched nothing`)
+    // A's "shared" under a tenant's iss is checked against B's "shared"; B's under iss A against A's.
+    const crossed = await api.get(token(world, { iss: tenant('t1') }, {}, world.k.shared))
+    refused(t, crossed, 'SIG', api.realm, {}, `${form}: A's key, tenant iss`)
+    refused(t, await api.get(token(world, { iss: A_ISS }, {}, world.k.sharedB)), 'SIG', api.realm, {}, `${form}: B's key, iss A`)
+    // A kid only A publishes, under a tenant's iss: unknown in the template's set; A is not asked.
+    const aOnly = await api.get(token(world, { iss: tenant('t1') }, {}, world.k.rs))
+    refused(t, aOnly, 'IAC', api.realm, {}, `${form}: k-rs under a tenant`)
+    t.equal(aOnly.jwksB, 1, `${form}: one refresh of the template's set`)
+    // CVE-2025-59936's shape: glued iss and kid values plant nothing anywhere.
+    const mine = generateTestKey('RS256', `k-rs:${tenant('t1')}`)
+    for (const iss of [`https://evil.test/?:${tenant('t1')}`, `${tenant('t1')}:${A_ISS}`, `${A_ISS}:${tenant('t1')}`, tenant(`t1:${A_ISS}`)]) {
+      refused(t, await api.get(signJws(headerFor(mine), claimsV({ iss }), mine)), 'ISS', api.realm, { jwks: 0 }, `${form}: ${iss}`)
+    }
+    accepted(t, await api.get(token(world)), `${form}: A's real tokens unaffected`)
+    accepted(t, await api.get(token(world, { iss: tenant('t1') }, {}, world.k.b)), `${form}: the tenants' too`)
+  }
+})

@@ -259,3 +259,23 @@ t.test('I1-I3, I8 1,500 mutated requests: documented answers only, never a 5xx, 
   t.comment(`answers ${JSON.stringify(Object.fromEntries([...answers].sort((x, y) => y[1] - x[1])))}`)
   t.ok(answers.has('200 ') && answers.has('401 Malformed token') && answers.has('401 Invalid token signature'), 'cases reach the plugin\'s checks and @fastify/jwt\'s')
 })
+
+t.test('G13 issuer templates hold in the mode: tenants pinned before get-jwks is asked', async t => {
+  const template = `${a.url}/tenants/{tenant}`
+  const tenant = (v: string): string => `${a.url}/tenants/${v}`
+  // The app's secret finds the template's keys at one place (get-jwks builds its URL from `domain`).
+  const getJwks = buildGetJwks({ issuersWhitelist: [a.issuer] })
+  const secret = async (_request: unknown, tok: unknown): Promise<string> => {
+    const { header: { kid, alg } } = tok as { header: { kid: string, alg: string } }
+    return getJwks.getPublicKey({ kid, alg, domain: a.issuer })
+  }
+  for (const [form, tenants] of [['allow-list', ['t1', 't2']], ['function', (v: { tenant?: string }) => v.tenant === 't1' || v.tenant === 't2']] as const) {
+    // No jwksUri: in this mode get-jwks keeps the keys.
+    const api = await createApi(t, world, { options: { issuer: template, tenants }, jwt: { secret } })
+    accepted(t, await api.get(token(world, { iss: tenant('t1') })), `${form}: t1`)
+    accepted(t, await api.get(token(world, { iss: tenant('t2') })), `${form}: t2`)
+    for (const iss of [tenant('t3'), `${tenant('t1')}/`, tenant('T1'), tenant('t1/x'), template]) {
+      refused(t, await api.get(token(world, { iss })), 'ISS', api.realm, { jwks: 0 }, `${form}: ${iss}`)
+    }
+  }
+})
