@@ -62,6 +62,24 @@ export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSetting
   if (p.cnf !== undefined && !(bound && knownBinding(p.cnf))) fail('sender_constrained')
 }
 
+// A SHA-256 thumbprint, base64url: 43 characters, the last one canonical.
+const THUMBPRINT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
+
+/**
+ * The binding a token's `cnf` names (RFC 9449 §6.1 `jkt`, RFC 8705 §3.1 `x5t#S256`): undefined
+ * when the token has none; throws when `cnf` or the member are there but not a SHA-256 thumbprint.
+ */
+export function confirmation (claims: Readonly<Record<string, unknown>>, member: 'jkt' | 'x5t#S256'): string | undefined {
+  if (!Object.hasOwn(claims, 'cnf')) return undefined
+  const bad = member === 'jkt' ? 'dpop_bad_cnf' : 'mtls_bad_cnf'
+  const cnf = claims.cnf
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) fail(bad)
+  if (!Object.hasOwn(cnf, member)) return undefined
+  const value = (cnf as Record<string, unknown>)[member]
+  if (typeof value !== 'string' || !THUMBPRINT.test(value)) fail(bad)
+  return value
+}
+
 function audienceMatches (s: ClaimRules, p: JsonObject, audiences: ReadonlySet<string>): boolean {
   for (const name of s.audienceClaims) {
     const aud = Object.hasOwn(p, name) ? p[name] : undefined

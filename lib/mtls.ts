@@ -144,23 +144,6 @@ export function clientCertificate (settings: MtlsSettings, request: FastifyReque
   return der
 }
 
-// A SHA-256 thumbprint, base64url: 43 characters.
-const X5T = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
-
-/**
- * The `cnf["x5t#S256"]` of verified claims: undefined when the token is not certificate-bound;
- * throws AxiomsError('mtls_bad_cnf') when `cnf` or the member are there but malformed.
- */
-export function confirmationX5t (claims: Readonly<Record<string, unknown>>): string | undefined {
-  if (!Object.hasOwn(claims, 'cnf')) return undefined
-  const cnf = claims.cnf
-  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) fail('mtls_bad_cnf')
-  if (!Object.hasOwn(cnf, 'x5t#S256')) return undefined
-  const x5t = (cnf as Record<string, unknown>)['x5t#S256']
-  if (typeof x5t !== 'string' || !X5T.test(x5t)) fail('mtls_bad_cnf')
-  return x5t
-}
-
 /** RFC 8705 §3: throws unless a certificate is there and its thumbprint is the token's. */
 export function checkCertificateBinding (expected: string, der: Uint8Array | undefined): void {
   if (der === undefined) fail('mtls_no_certificate')

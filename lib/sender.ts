@@ -3,8 +3,9 @@
 // A token without `cnf` over Bearer, the common case, costs one property read.
 import type { FastifyRequest } from 'fastify'
 import { fail } from './errors.js'
-import { confirmationJkt, countRawHeader, type DpopVerifier } from './dpop/proof.js'
-import { checkCertificateBinding, clientCertificate, confirmationX5t, type MtlsSettings } from './mtls.js'
+import { confirmation } from './checks.js'
+import { countRawHeader, type DpopVerifier } from './dpop/proof.js'
+import { checkCertificateBinding, clientCertificate, type MtlsSettings } from './mtls.js'
 import type { AccessTokenClaims } from './verify.js'
 
 export type Scheme = 'bearer' | 'dpop'
@@ -37,11 +38,11 @@ export function setSender (request: FastifyRequest, state: SenderState): void {
 export function checkBinding (dpop: DpopVerifier | undefined, mtls: MtlsSettings, request: FastifyRequest, token: string,
   claims: AccessTokenClaims, state: SenderState): void | Promise<void> {
   if (claims.cnf === undefined && state.scheme === 'bearer') return
-  const x5t = confirmationX5t(claims)
+  const x5t = confirmation(claims, 'x5t#S256')
   if (x5t !== undefined) checkCertificateBinding(x5t, clientCertificate(mtls, request))
   if (state.scheme === 'bearer') {
     // RFC 9449 §7.2: presented as a bearer token, a DPoP-bound token would lose its binding.
-    if (confirmationJkt(claims) !== undefined) fail('dpop_bound_as_bearer')
+    if (confirmation(claims, 'jkt') !== undefined) fail('dpop_bound_as_bearer')
     return
   }
   // The scheme is DPoP only when DPoP is on (extractToken refuses it otherwise).

@@ -4,6 +4,7 @@
 // trustProxy, the raw target) and the verified claims of the access token.
 import { createHash } from 'node:crypto'
 import { decodeCompact, type DecodedToken, type JsonObject } from '../bearer.js'
+import { confirmation } from '../checks.js'
 import { isNonEmptyString } from '../keys.js'
 import { checkSignature } from '../verify.js'
 import { AxiomsError, fail } from '../errors.js'
@@ -58,23 +59,6 @@ export function countRawHeader (rawHeaders: readonly string[], name: string): nu
 /** RFC 9449 §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII bytes. */
 export function accessTokenHash (token: string): string {
   return createHash('sha256').update(token, 'latin1').digest('base64url')
-}
-
-// A SHA-256 thumbprint, base64url: 43 characters.
-const JKT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
-
-/**
- * The `cnf.jkt` of verified claims (RFC 9449 §6.1): undefined when the token is not DPoP-bound;
- * throws AxiomsError('dpop_bad_cnf') when `cnf` or `jkt` are there but malformed.
- */
-export function confirmationJkt (claims: Readonly<Record<string, unknown>>): string | undefined {
-  if (!Object.hasOwn(claims, 'cnf')) return undefined
-  const cnf = claims.cnf
-  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) fail('dpop_bad_cnf')
-  if (!Object.hasOwn(cnf, 'jkt')) return undefined
-  const jkt = (cnf as Record<string, unknown>).jkt
-  if (typeof jkt !== 'string' || !JKT.test(jkt)) fail('dpop_bad_cnf')
-  return jkt
 }
 
 /** The one proof of the request, bounded in size; throws on none, several or oversized. */
@@ -155,7 +139,7 @@ export class DpopVerifier {
 
   private validate (req: DpopRequest, seenJti: (jti: string) => void): DpopVerdict | Promise<DpopVerdict> {
     const s = this.settings
-    const expectedJkt = confirmationJkt(req.claims)
+    const expectedJkt = confirmation(req.claims, 'jkt')
     // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
     if (expectedJkt === undefined) fail('dpop_unbound')
     const value = onlyProof(req.dpop, req.dpopCount)

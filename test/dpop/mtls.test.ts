@@ -7,12 +7,13 @@ import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import {
-  certificateThumbprint, checkCertificateBinding, clientCertificate, confirmationX5t, type MtlsSettings,
+  certificateThumbprint, checkCertificateBinding, clientCertificate, type MtlsSettings,
   parseCertificate, peerCertificate, resolveMtlsSettings
 } from '../../lib/mtls.js'
 import { AxiomsError } from '../../lib/errors.js'
 import { certificateThumbprint as kitThumbprint } from '../../testing.js'
 import { issue, type Issued, selfSigned } from './certs.js'
+import { confirmation } from '../../lib/checks.js'
 
 const ca = await selfSigned('axioms test CA', true)
 const server = await issue(ca, '127.0.0.1', '127.0.0.1')
@@ -36,7 +37,7 @@ function bindingRoute (app: FastifyInstance, settings: MtlsSettings): void {
     let der: Buffer | undefined
     try {
       der = clientCertificate(settings, request)
-      const expected = confirmationX5t({ cnf: { 'x5t#S256': request.query.x5t } })
+      const expected = confirmation({ cnf: { 'x5t#S256': request.query.x5t } }, 'x5t#S256')
       checkCertificateBinding(expected as string, der)
       return { ok: true, x5t: certificateThumbprint(der as Buffer) }
     } catch (err) {
@@ -204,13 +205,13 @@ t.test('parseCertificate is strict', async t => {
   }
 })
 
-t.test('confirmationX5t and checkCertificateBinding', async t => {
+t.test('confirmation (x5t#S256) and checkCertificateBinding', async t => {
   const a = kitThumbprint(alice.der)
-  t.equal(confirmationX5t({ cnf: { 'x5t#S256': a } }), a)
-  t.equal(confirmationX5t({ cnf: { jkt: a } }), undefined, 'DPoP-bound only')
-  t.equal(confirmationX5t({}), undefined)
+  t.equal(confirmation({ cnf: { 'x5t#S256': a } }, 'x5t#S256'), a)
+  t.equal(confirmation({ cnf: { jkt: a } }, 'x5t#S256'), undefined, 'DPoP-bound only')
+  t.equal(confirmation({}, 'x5t#S256'), undefined)
   for (const cnf of ['x', null, [], { 'x5t#S256': 1 }, { 'x5t#S256': '' }, { 'x5t#S256': a + 'A' }, { 'x5t#S256': a.slice(0, -1) + '_' }, { 'x5t#S256': alice.der.toString('hex') }]) {
-    t.equal(reasonOf(() => confirmationX5t({ cnf })), 'mtls_bad_cnf', JSON.stringify(cnf))
+    t.equal(reasonOf(() => confirmation({ cnf }, 'x5t#S256')), 'mtls_bad_cnf', JSON.stringify(cnf))
   }
   t.equal(reasonOf(() => checkCertificateBinding(a, alice.der)), undefined)
   t.equal(reasonOf(() => checkCertificateBinding(a, bob.der)), 'mtls_mismatch')

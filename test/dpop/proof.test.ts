@@ -2,7 +2,8 @@
 // proof built from its bytes, and the replay store's answers (sync, async, slow, failing, full).
 import t from 'tap'
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { accessTokenHash, confirmationJkt, countRawHeader, DpopVerifier, type DpopRequest, MAX_PROOF_BYTES } from '../../lib/dpop/proof.js'
+import { confirmation } from '../../lib/checks.js'
+import { accessTokenHash, countRawHeader, DpopVerifier, type DpopRequest, MAX_PROOF_BYTES } from '../../lib/dpop/proof.js'
 import { AxiomsError } from '../../lib/errors.js'
 import { type DpopReplayStore, ReplayStoreFullError } from '../../lib/dpop/replay.js'
 import { decodeCompact } from '../../lib/bearer.js'
@@ -359,8 +360,8 @@ t.test('RFC 9449 §7.1 / §6.1: the token is bound to the proof key (cnf.jkt)', 
   for (const cnf of ['x', null, [es.jkt], { jkt: 1 }, { jkt: '' }, { jkt: es.jkt + 'A' }, { jkt: es.jkt.slice(1) }, { jkt: es.jkt.slice(0, -1) + '_' }]) {
     t.equal(await reason(r, proof(es, T0), { claims: { cnf } }), 'dpop_bad_cnf', JSON.stringify(cnf))
   }
-  t.equal(confirmationJkt({ cnf: { jkt: es.jkt } }), es.jkt)
-  t.equal(confirmationJkt({}), undefined)
+  t.equal(confirmation({ cnf: { jkt: es.jkt } }, 'jkt'), es.jkt)
+  t.equal(confirmation({}, 'jkt'), undefined)
   const claims = Object.freeze({ cnf: Object.freeze({ jkt: es.jkt }) })
   t.equal((await r.check(proof(es, T0), { claims })).jkt, es.jkt, 'frozen claims are only read')
 })
