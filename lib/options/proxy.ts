@@ -147,7 +147,7 @@ function noProxyOf (value: unknown, name: string, env: string | undefined): NoPr
 /** The proxy settings, or undefined when no request can go through a proxy. */
 export function resolveProxy (input: ProxyInput, env: Env): ProxySettings | undefined {
   const src = pick(input, 'proxy', env, 'AXIOMS_PROXY', parseProxyVariable)
-  const v = src.value ?? true
+  const v = src.value === undefined ? true : src.value
   if (v === false) return undefined
   let url: string | undefined
   let noProxy: unknown
