@@ -3,10 +3,10 @@
 // Each ends within the deadline with a fixed code that says it was the proxy, and leaves no socket.
 import t from 'tap'
 import { createServer } from 'node:http'
-import { createServer as createTlsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { FetchError, fetchJson, type FetchOptions } from '../../lib/fetch.js'
 import { resolveProxy, type ProxySettings } from '../../lib/options/proxy.js'
+import { createTestIssuer } from '../../testing.js'
 import { issue, selfSigned } from '../dpop/certs.js'
 import { until } from '../jwks-helpers.js'
 import { closedPort, startProxy } from './server.js'
@@ -112,15 +112,14 @@ t.test('NO_PROXY: an excluded host is reached directly and the proxy sees nothin
 
 t.test('TLS is checked end to end through the tunnel: an untrusted certificate fails (as the far end\'s fault)', async t => {
   const ca = await selfSigned('proxy-test-ca', true)
-  const leaf = await issue(ca, 'idp', '127.0.0.1')
-  const tls = createTlsServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => res.writeHead(200).end('{}'))
-  await new Promise<void>(resolve => tls.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise(resolve => { tls.closeAllConnections(); tls.close(resolve) }))
+  const idp = await createTestIssuer({ tls: await issue(ca, 'idp', '127.0.0.1'), algorithms: ['ES256'] })
+  t.teardown(() => idp.close())
   const proxy = await startProxy(t)
-  const err = await failure(`https://127.0.0.1:${(tls.address() as AddressInfo).port}/jwks`, { proxy: settings(proxy.url) })
+  const err = await failure(idp.jwksUri, { proxy: settings(proxy.url) })
   t.equal(err.code, 'network', 'the tunnel opened; the TLS handshake with the far end failed')
   t.equal(err.proxy, proxy.url)
-  t.same(proxy.passed.map(p => p.method), ['CONNECT'])
+  t.same(proxy.passed.map(p => [p.method, p.target]), [['CONNECT', idp.url.slice('https://'.length)]])
+  t.equal(idp.requests.jwks, 0, 'no request reached the issuer')
 })
 
 t.test('cancel (the app closing) ends a proxied request as network', async t => {
