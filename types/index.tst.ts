@@ -37,6 +37,10 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', jwksTimeout: '500ms', jwksRefreshInterval: '10m', jwksCacheTtl: 3600, clockTolerance: '30s', jwksCooldown: 0.5 })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', decoratorName: 'auth', problemDetails: true })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', verifier: 'fastify-jwt' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: false })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: 'http://user:pass@proxy.corp:3128' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: { url: 'http://proxy.corp:3128', noProxy: ['.corp', '10.0.0.0/8'] } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: { noProxy: 'localhost,127.0.0.1' } })).type.not.toRaiseError()
   expect<VerifierName>().type.toBe<'builtin' | 'fastify-jwt'>()
   // Fastify's own register options are accepted next to axioms-fastify's.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', prefix: '/api', logLevel: 'warn' })).type.not.toRaiseError()
@@ -55,6 +59,9 @@ test('wrong option types do not compile', () => {
   expect(app.register(axioms, { audience: 'api', decoratorName: 7 })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', problemDetails: 'yes' })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', verifier: 'fast-jwt' })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: 3128 })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: { uri: 'http://proxy.corp:3128' } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: { url: 'http://proxy.corp:3128', noProxy: 7 } })).type.toRaiseError()
   expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
 })
 
