@@ -12,6 +12,8 @@ import { compileRoute, createRegistry, installGuard, ruleOf } from './lib/route.
 import { type AccessTokenClaims, Verifier } from './lib/verify.js'
 import { TurnBatch } from './lib/batch.js'
 import { FastifyJwtVerifier } from './lib/fastify-jwt.js'
+import { DpopVerifier } from './lib/dpop/proof.js'
+import { kSender } from './lib/sender.js'
 import { redactRequestLogs } from './lib/redact.js'
 
 const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlugin (fastify, options) {
@@ -35,8 +37,12 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     settings,
     verifier,
     fastifyJwt,
-    batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token)) : undefined,
-    challenge: { realm: settings.realm },
+    dpop: settings.dpop.mode === 'disabled' ? undefined : new DpopVerifier(settings.dpop),
+    batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token, true)) : undefined,
+    challenge: {
+      realm: settings.realm,
+      dpop: settings.dpop.mode === 'disabled' ? undefined : { algs: settings.dpop.algorithms, mode: settings.dpop.mode }
+    },
     ruleOf,
     resourceMetadata: metadata?.urlFor
   }
@@ -51,6 +57,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   fastify.decorateRequest('invalidBearerToken', false)
   fastify.decorateRequest('ownedObject', null)
   fastify.decorateRequest(kAuth, null)
+  fastify.decorateRequest(kSender, null)
 
   fastify.decorate('hasValidAccessToken', opts => hasValidAccessToken(auth, opts))
   fastify.decorate('hasRequiredScopes', (req, opts) => requirementHook(auth, 'scopes', 'hasRequiredScopes', req, opts))

@@ -1,8 +1,11 @@
 // Per-request authentication shared by every hook of a request: the token is read and verified
 // once, and the result (claims, or null when no token was sent) is remembered on the request.
 import type { FastifyRequest } from 'fastify'
-import { countAuthorization, extractToken } from './bearer.js'
-import type { AxiomsError, ChallengeContext } from './errors.js'
+import { countAuthorization, extractToken, isDpopScheme } from './bearer.js'
+import type { ChallengeContext } from './challenge.js'
+import { type AxiomsError, fail } from './errors.js'
+import type { DpopVerifier } from './dpop/proof.js'
+import { checkBinding, setSender, type SenderState } from './sender.js'
 import type { Settings } from './options/index.js'
 import type { CompiledRule } from './rule.js'
 import type { TurnBatch } from './batch.js'
@@ -15,6 +18,8 @@ export interface Auth {
   readonly verifier: Verifier
   /** verifier 'fastify-jwt': the app's @fastify/jwt checks signatures instead of `verifier`. */
   readonly fastifyJwt: FastifyJwtVerifier | undefined
+  /** DPoP proofs (RFC 9449); undefined when dpop.mode is 'disabled'. */
+  readonly dpop: DpopVerifier | undefined
   /** Signature checks coalesced per event-loop turn; undefined when verifyBatch is 0. */
   readonly batch: TurnBatch<string, AccessTokenClaims> | undefined
   readonly challenge: ChallengeContext
@@ -52,24 +57,36 @@ export function authenticate (auth: Auth, request: FastifyRequest): AuthState {
 }
 
 async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenClaims | null> {
+  const header = request.headers.authorization
   let token: string
   try {
-    token = extractToken(request.headers.authorization, countAuthorization(request.raw.rawHeaders))
+    token = extractToken(header, countAuthorization(request.raw.rawHeaders), auth.dpop !== undefined)
   } catch (err) {
     if ((err as AxiomsError).reason === 'missing_header') return null
     throw err
   }
+  const sender: SenderState = { scheme: auth.dpop !== undefined && isDpopScheme(header as string) ? 'dpop' : 'bearer', nonce: undefined }
+  setSender(request, sender)
+  if (sender.scheme === 'bearer' && auth.settings.dpop.mode === 'required') fail('dpop_scheme_required')
   let claims: AccessTokenClaims
   if (auth.fastifyJwt !== undefined) {
     claims = await auth.fastifyJwt.verify(request, token)
   } else if (auth.batch === undefined) {
     // check() answers synchronously when the token is cached or its key at hand: one promise hop fewer.
-    const got = auth.verifier.check(token)
+    const got = auth.verifier.check(token, true)
     claims = got instanceof Promise ? await got : got
   } else {
     // A cached token does not wait for the batch (whose check() looks again: an earlier token
     // of the same batch may have cached it meanwhile).
     claims = auth.verifier.cached(token) ?? await auth.batch.push(token)
+  }
+  try {
+    const bound = checkBinding(auth.dpop, auth.settings.mtls, request, token, claims, sender)
+    if (bound !== undefined) await bound
+  } catch (err) {
+    // A refused binding counts as a refusal; anything else is a bug, answered as internal_error.
+    // The token's jti for the log, never the proof's (a client's string).
+    throw (auth.fastifyJwt ?? auth.verifier).outcomes.refused(err, claims.iss, undefined, typeof claims.jti === 'string' ? claims.jti : undefined)
   }
   setClaims(auth, request, claims)
   return claims

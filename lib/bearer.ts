@@ -9,15 +9,17 @@ export const MAX_TOKEN_BYTES = 8192
 export type HeaderValue = string | string[] | undefined
 
 /**
- * Extracts the bearer token from the Authorization header value(s). `count` is how many
- * Authorization lines the request carried (Node keeps only the first in `headers`).
+ * Extracts the token from the Authorization header value(s): scheme `Bearer`, or `DPoP` when
+ * `dpop` (RFC 9449 §7.1, the same syntax), case-insensitive, then one or more spaces and one
+ * token. `count` is how many Authorization lines the request carried (Node keeps only the first
+ * in `headers`).
  */
-export function extractToken (value: HeaderValue, count: number): string {
+export function extractToken (value: HeaderValue, count: number, dpop = false): string {
   if (count > 1 || Array.isArray(value)) fail('duplicate_header')
   if (value === undefined) fail('missing_header')
   const space = value.indexOf(' ')
   const scheme = space === -1 ? value : value.slice(0, space)
-  if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') fail('invalid_scheme')
+  if (!(scheme.length === 6 && scheme.toLowerCase() === 'bearer') && !(dpop && isDpopScheme(scheme))) fail('invalid_scheme')
   let start = space + 1
   let end = value.length
   if (space === -1) start = end
@@ -28,6 +30,11 @@ export function extractToken (value: HeaderValue, count: number): string {
   if (token.includes(' ')) fail('duplicate_header')
   if (token.length > MAX_TOKEN_BYTES) fail('token_too_large')
   return token
+}
+
+/** Whether an Authorization value (or its scheme) names DPoP, in any case. */
+export function isDpopScheme (value: string): boolean {
+  return (value.length === 4 || value.charCodeAt(4) === 32) && value.slice(0, 4).toLowerCase() === 'dpop'
 }
 
 /** Counts Authorization lines in Node's raw header list (names at even indexes). */

@@ -1,4 +1,4 @@
-// The header and claim rules of SPEC §5 (steps 3 and 5), pure: no keys, no signatures, no I/O.
+// The header and claim rules (README: Verification, steps 3 and 5), pure: no keys, no signatures, no I/O.
 // The built-in engine runs them around its signature check; verifier 'fastify-jwt' runs the same
 // ones around the app's @fastify/jwt, so both refuse the same tokens for the same reasons.
 import type { JsonObject } from './bearer.js'
@@ -30,8 +30,21 @@ export function checkHeader (s: HeaderRules, h: JsonObject): void {
   }
 }
 
-/** `exp` required; `exp`/`nbf`/`iat` finite and not in the future; `aud`; RFC 9068; no `cnf`. */
-export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSettings): void {
+// The bindings the request path can enforce: DPoP (RFC 9449 §6.1) and certificates (RFC 8705 §3.1).
+const BINDINGS = new Set(['jkt', 'x5t#S256'])
+
+function knownBinding (cnf: unknown): boolean {
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return false
+  const members = Object.keys(cnf)
+  return members.length > 0 && members.every(m => BINDINGS.has(m))
+}
+
+/**
+ * `exp` required; `exp`/`nbf`/`iat` finite and not in the future; `aud`; RFC 9068. `cnf`: refused
+ * unless `bound` (a request whose binding the caller then checks) and made only of bindings the
+ * plugin can check.
+ */
+export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound = false): void {
   const now = Date.now() / 1000
   const tol = s.clockTolerance
   if (p.exp === undefined || p.exp === null) fail('missing_exp')
@@ -45,8 +58,8 @@ export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSetting
     // audience elsewhere; strings for the rest, and an empty subject names nobody.
     if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
   }
-  // A sender-constrained token (DPoP, mTLS) presented as a plain bearer loses its binding.
-  if (p.cnf !== undefined) fail('sender_constrained')
+  // A sender-constrained token whose binding nobody checks would lose it (RFC 9449 §7.2, RFC 8705 §3).
+  if (p.cnf !== undefined && !(bound && knownBinding(p.cnf))) fail('sender_constrained')
 }
 
 function audienceMatches (s: ClaimRules, p: JsonObject, audiences: ReadonlySet<string>): boolean {

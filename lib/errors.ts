@@ -1,6 +1,7 @@
 // The one table of codes and descriptions: nothing from the token, the identity provider or a
 // library is ever echoed, so every description below is a fixed string.
 import { STATUS_CODES } from 'node:http'
+import { DPOP_ROWS, type DpopReason } from './dpop/errors.js'
 
 export type ErrorCode =
   | 'invalid_token'
@@ -8,9 +9,13 @@ export type ErrorCode =
   | 'insufficient_scope'
   | 'not_found'
   | 'temporarily_unavailable'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 /** Stable snake_case reasons, used in logs, diagnostics and `AxiomsError.reason`. */
-export type Reason =
+export type Reason = CoreReason | DpopReason
+
+type CoreReason =
   | 'missing_header'
   | 'invalid_scheme'
   | 'empty_token'
@@ -40,18 +45,24 @@ export type Reason =
   | 'keys_unavailable'
   | 'internal_error'
 
-interface Row {
+export interface Row {
   status: number
   error: ErrorCode
   description: string
-  /** 'bare': challenge without an error attribute; 'full': with it; 'none': no challenge. */
-  challenge: 'bare' | 'full' | 'none'
+  /**
+   * 'bare': the challenges of the schemes accepted, without an error attribute; 'full': with it,
+   * on the scheme the request used (or `scheme`); 'dpop_bare': the DPoP challenge alone, without
+   * an error (the scheme used is not accepted here); 'none': no challenge.
+   */
+  challenge: 'bare' | 'full' | 'dpop_bare' | 'none'
+  /** The scheme whose challenge carries the error, whatever the request used. */
+  scheme?: 'bearer' | 'dpop'
 }
 
 const MALFORMED: Row = { status: 401, error: 'invalid_token', description: 'Malformed token', challenge: 'full' }
 const INVALID: Row = { status: 401, error: 'invalid_token', description: 'Invalid access token', challenge: 'full' }
 
-export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({
+const CORE_ROWS: Readonly<Record<CoreReason, Row>> = {
   missing_header: { status: 401, error: 'invalid_token', description: 'Missing Authorization Header', challenge: 'bare' },
   invalid_scheme: { status: 401, error: 'invalid_token', description: 'Invalid Authorization Bearer', challenge: 'bare' },
   empty_token: { status: 401, error: 'invalid_token', description: 'Invalid Authorization Bearer', challenge: 'full' },
@@ -80,16 +91,13 @@ export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({
   // An exception inside verification (a bug, not a bad token): still a 401 that says nothing,
   // but logged at error and counted apart (stats().internalErrors).
   internal_error: INVALID
-})
+}
+
+/** Every reason of the plugin: access tokens here, sender-constrained tokens in lib/dpop/errors.ts. */
+export const ROWS: Readonly<Record<Reason, Row>> = Object.freeze({ ...CORE_ROWS, ...DPOP_ROWS })
 
 /** Retry-After of a 503 that does not say when keys may be had again. */
 export const RETRY_AFTER_SECONDS = 30
-
-export interface ChallengeContext {
-  realm: string
-  /** RFC 9728 metadata URL, added to every challenge when configured. */
-  resourceMetadata?: string | undefined
-}
 
 /** An RFC 9457 body: `about:blank` with the status phrase as title, the fixed description as detail. */
 export interface ProblemDetails {
@@ -118,8 +126,12 @@ export class AxiomsError extends Error {
   readonly headers: Record<string, string>
   /** The refused token's `jti`, when it had one: for logs and metrics, never sent to the client. */
   jti: string | undefined
-  /** keys_unavailable: seconds until the key set will be fetched again (the 503's Retry-After). */
+  /** A 503's Retry-After: seconds until the key set (or the replay store) may be asked again. */
   retryAfter: number | undefined
+  /** DPoP with server nonces: the DPoP-Nonce to send with the answer. */
+  nonce: string | undefined
+  /** A short fixed cause for logs (`timeout`, `store_error` ...), never sent. */
+  detail: string | undefined
 
   constructor (reason: Reason, headers: Record<string, string> = {}) {
     const row = ROWS[reason]
@@ -136,6 +148,8 @@ export class AxiomsError extends Error {
     this.headers = headers
     this.jti = undefined
     this.retryAfter = undefined
+    this.nonce = undefined
+    this.detail = undefined
   }
 
   /** True for an AxiomsError of either build (ESM or CommonJS), so `instanceof` works across both. */
@@ -161,38 +175,9 @@ export function isAxiomsError (value: unknown): value is AxiomsError {
   return value instanceof AxiomsError
 }
 
-/** Internal marker: verification failed before any header context (realm, scope) was known. */
-export function fail (reason: Reason): never {
-  throw new AxiomsError(reason)
-}
-
-// RFC 6750 §3: quoted-string values; realm and scope come from configuration, so escape them.
-function quote (value: string): string {
-  return '"' + value.replace(/["\\]/g, '\\$&') + '"'
-}
-
-/**
- * Builds the response headers for a reason: the RFC 6750 challenge (or none), `Retry-After` for
- * a 503. `scope` lists the scopes a 403 needed, when the failing requirement was about scopes.
- */
-export function responseHeaders (reason: Reason, ctx: ChallengeContext, scope?: readonly string[], retryAfter = RETRY_AFTER_SECONDS): Record<string, string> {
-  const row = ROWS[reason]
-  if (row.challenge === 'none') {
-    return row.status === 503 ? { 'retry-after': String(retryAfter) } : {}
-  }
-  let value = 'Bearer realm=' + quote(ctx.realm)
-  if (row.challenge === 'full') {
-    value += ', error=' + quote(row.error) + ', error_description=' + quote(row.description)
-    if (scope !== undefined && scope.length > 0) value += ', scope=' + quote(scope.join(' '))
-  }
-  if (ctx.resourceMetadata !== undefined) value += ', resource_metadata=' + quote(ctx.resourceMetadata)
-  return { 'www-authenticate': value }
-}
-
-/** An error ready to be sent: the reason's row plus its headers. */
-export function toResponseError (err: AxiomsError, ctx: ChallengeContext, scope?: readonly string[]): AxiomsError {
-  const out = new AxiomsError(err.reason, responseHeaders(err.reason, ctx, scope, err.retryAfter))
-  out.jti = err.jti
-  out.retryAfter = err.retryAfter
-  return out
+/** Verification failed before any header context (realm, scope) was known. */
+export function fail (reason: Reason, detail?: string): never {
+  const err = new AxiomsError(reason)
+  err.detail = detail
+  throw err
 }

@@ -132,12 +132,12 @@ export class FastifyJwtVerifier {
       if (issuer === undefined) fail('bad_issuer')
       iss = issuer.id
       // Before any key is fetched: a token refused here costs the IdP nothing.
-      checkClaims(this.settings, payload, issuer)
+      checkClaims(this.settings, payload, issuer, true)
       const claims = freezeClaims(payload) as AccessTokenClaims | undefined
       if (claims === undefined) fail('malformed')
       await this.upstream(request, token, iss)
       // Again, on the clock of now: get-jwks may have fetched for a while.
-      checkClaims(this.settings, payload, issuer)
+      checkClaims(this.settings, payload, issuer, true)
       this.outcomes.accepted(iss, kid, jti)
       return claims
     } catch (err) {

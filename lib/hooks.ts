@@ -7,6 +7,7 @@ import { CLAIM_KINDS, type ClaimKind, claimValues, type Requirement, satisfies }
 import { AxiomsError, isAxiomsError } from './errors.js'
 import { ConfigError, safeMethodSet } from './options/index.js'
 import { deliver, misconfigured, refusal } from './respond.js'
+import { senderOf } from './sender.js'
 import { type CompiledRule, compileDeclaration } from './rule.js'
 import type { AccessTokenClaims } from './verify.js'
 
@@ -17,10 +18,14 @@ export interface TokenHookOptions {
   safeMethods?: string[]
   /** Let requests without a token through anonymously (claims `null`). */
   optional?: boolean
+  /** Accept only DPoP-bound tokens over `Authorization: DPoP` here. */
+  dpop?: boolean
 }
 
 export interface RequirementHookOptions {
   safeMethods?: string[]
+  /** Accept only DPoP-bound tokens over `Authorization: DPoP` here. */
+  dpop?: boolean
 }
 
 export interface OwnershipOptions<T = unknown, Params = unknown> {
@@ -68,15 +73,20 @@ function isSafe (auth: Auth, request: FastifyRequest, own: ReadonlySet<string> |
 /** Verification, then each requirement (ANDed); a refusal ends the request (or rejects). */
 export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyRequest, reply: FastifyReply, direct: boolean): Promise<unknown> {
   if (isSafe(auth, request, rule.safeMethods)) return
+  const dpopRequired = rule.dpop
   let claims: AccessTokenClaims | null
   try {
     claims = await authenticate(auth, request)
   } catch (err) {
-    return deliver(auth, request, reply, refusal(auth, request, asAxiomsError(err)), direct)
+    return deliver(auth, request, reply, refusal(auth, request, asAxiomsError(err), { dpopRequired }), direct)
   }
   if (claims === null) {
     if (rule.optional) return
-    return deliver(auth, request, reply, refusal(auth, request, new AxiomsError('missing_header')), direct)
+    return deliver(auth, request, reply, refusal(auth, request, new AxiomsError('missing_header'), { dpopRequired }), direct)
+  }
+  const sender = senderOf(request)
+  if (dpopRequired && sender?.scheme !== 'dpop') {
+    return deliver(auth, request, reply, refusal(auth, request, new AxiomsError('dpop_scheme_required'), { dpopRequired }), direct)
   }
   for (const kind of CLAIM_KINDS) {
     const req = rule[kind]
@@ -85,12 +95,14 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
     if (!satisfies(have, req)) {
       const missing = req.list.filter(v => !have.has(v))
       // The 403's challenge lists the scopes a scope requirement wanted.
-      const out = refusal(auth, request, new AxiomsError('insufficient'), kind === 'scopes' ? req.list : undefined, { kind, mode: req.mode, missing })
+      const out = refusal(auth, request, new AxiomsError('insufficient'), { scope: kind === 'scopes' ? req.list : undefined, detail: { kind, mode: req.mode, missing }, dpopRequired })
       return deliver(auth, request, reply, out, direct)
     }
   }
   // A composition may have cleared the claims after an earlier strategy's refusal.
   setClaims(auth, request, claims)
+  // RFC 9449 §9: the next nonce travels with the answer.
+  if (sender?.nonce !== undefined) reply.header('dpop-nonce', sender.nonce)
 }
 
 // Verification rejects with AxiomsError only; anything else would be a bug of ours.
@@ -100,22 +112,22 @@ function asAxiomsError (err: unknown): AxiomsError {
 }
 
 export function hasValidAccessToken (auth: Auth, opts: TokenHookOptions = {}): AxiomsHook {
-  const rule = compileDeclaration(opts, 'hasValidAccessToken options')
+  const rule = compileDeclaration(opts, 'hasValidAccessToken options', auth.settings.dpop.mode === 'disabled')
   return hookOf('hasValidAccessToken', (request, reply, direct) => enforce(auth, rule, request, reply, direct), { rule })
 }
 
 export function requirementHook (auth: Auth, kind: ClaimKind, name: string, req: Requirement | undefined, opts: RequirementHookOptions = {}): AxiomsHook {
   if (req === undefined) {
-    const own = compileDeclaration(opts, `${name} options`)
+    const own = compileDeclaration(opts, `${name} options`, auth.settings.dpop.mode === 'disabled')
     return hookOf(name, (request, reply, direct) => {
       const declared = auth.ruleOf(request)
       const requirement = declared?.[kind]
       // route.ts refuses such routes at startup; this guards hooks added with addHook.
       if (requirement === undefined) return Promise.resolve(misconfigured(auth.settings.problemDetails, request, reply, `${name}() without a requirement, on a route without config.axioms.${kind}`))
-      return enforce(auth, { [kind]: requirement, optional: false, safeMethods: own.safeMethods ?? declared?.safeMethods }, request, reply, direct)
+      return enforce(auth, { [kind]: requirement, optional: false, safeMethods: own.safeMethods ?? declared?.safeMethods, dpop: own.dpop || declared?.dpop === true }, request, reply, direct)
     }, { needs: kind })
   }
-  const rule = compileDeclaration({ ...opts, [kind]: req }, `${name}()`)
+  const rule = compileDeclaration({ ...opts, [kind]: req }, `${name}()`, auth.settings.dpop.mode === 'disabled')
   return hookOf(name, (request, reply, direct) => enforce(auth, rule, request, reply, direct), { rule })
 }
 
@@ -154,7 +166,7 @@ export function checkObjectOwnership<T, Params> (auth: Auth, opts: OwnershipOpti
     if (refused !== undefined) return deliver(auth, request, reply, refusal(auth, request, refused), direct)
     setClaims(auth, request, claims)
     request.ownedObject = obj
-  }, { rule: Object.freeze({ optional: false, safeMethods: safe }) })
+  }, { rule: Object.freeze({ optional: false, safeMethods: safe, dpop: false }) })
 }
 
 function comparable (v: unknown): v is string | number | bigint {

@@ -3,10 +3,11 @@
 // every challenge names in `resource_metadata`.
 import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify'
 import type { Settings } from './options/index.js'
+import { senderConstraintMetadata, type SenderConstraintMetadata } from './dpop/metadata.js'
 
 export const METADATA_PATH = '/.well-known/oauth-protected-resource'
 
-export interface ResourceMetadataDocument {
+export interface ResourceMetadataDocument extends SenderConstraintMetadata {
   resource: string
   authorization_servers: string[]
   scopes_supported?: string[]
@@ -73,6 +74,7 @@ export function serveMetadata (fastify: FastifyInstance, settings: Settings, pla
     }
     const scopes = opts.scopesSupported ?? routeScopes()
     if (scopes.length > 0) doc.scopes_supported = [...scopes]
+    Object.assign(doc, senderConstraintMetadata(settings.dpop, settings.mtls))
     return reply.header('cache-control', 'public, max-age=3600').send(doc)
   })
 }

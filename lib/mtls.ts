@@ -3,8 +3,8 @@
 // comes from the TLS socket, or, where TLS ends at a proxy, from the request as the app says.
 import { createHash, X509Certificate } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ConfigError } from './options/index.js'
-import { dpopFail } from './dpop/errors.js'
+import { ConfigError } from './options/read.js'
+import { fail } from './errors.js'
 
 export interface MtlsOptions {
   /**
@@ -122,7 +122,7 @@ export function peerCertificate (socket: unknown): Buffer | undefined {
 
 /**
  * The request's client certificate (DER) by the configured source, or undefined when it has
- * none. Throws DpopError('mtls_bad_certificate') when the source gave something unusable.
+ * none. Throws AxiomsError('mtls_bad_certificate') when the source gave something unusable.
  */
 export function clientCertificate (settings: MtlsSettings, request: FastifyRequest): Buffer | undefined {
   let supplied: unknown
@@ -135,12 +135,12 @@ export function clientCertificate (settings: MtlsSettings, request: FastifyReque
     try {
       supplied = (settings.certificate as (request: FastifyRequest) => unknown)(request)
     } catch {
-      dpopFail('mtls_bad_certificate', 'function_threw')
+      fail('mtls_bad_certificate', 'function_threw')
     }
   }
   if (supplied === undefined || supplied === null || supplied === '') return undefined
   const der = parseCertificate(supplied)
-  if (der === undefined) dpopFail('mtls_bad_certificate', 'unparsable')
+  if (der === undefined) fail('mtls_bad_certificate', 'unparsable')
   return der
 }
 
@@ -149,20 +149,20 @@ const X5T = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 /**
  * The `cnf["x5t#S256"]` of verified claims: undefined when the token is not certificate-bound;
- * throws DpopError('mtls_bad_cnf') when `cnf` or the member are there but malformed.
+ * throws AxiomsError('mtls_bad_cnf') when `cnf` or the member are there but malformed.
  */
 export function confirmationX5t (claims: Readonly<Record<string, unknown>>): string | undefined {
   if (!Object.hasOwn(claims, 'cnf')) return undefined
   const cnf = claims.cnf
-  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) dpopFail('mtls_bad_cnf')
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) fail('mtls_bad_cnf')
   if (!Object.hasOwn(cnf, 'x5t#S256')) return undefined
   const x5t = (cnf as Record<string, unknown>)['x5t#S256']
-  if (typeof x5t !== 'string' || !X5T.test(x5t)) dpopFail('mtls_bad_cnf')
+  if (typeof x5t !== 'string' || !X5T.test(x5t)) fail('mtls_bad_cnf')
   return x5t
 }
 
 /** RFC 8705 §3: throws unless a certificate is there and its thumbprint is the token's. */
 export function checkCertificateBinding (expected: string, der: Uint8Array | undefined): void {
-  if (der === undefined) dpopFail('mtls_no_certificate')
-  if (certificateThumbprint(der) !== expected) dpopFail('mtls_mismatch')
+  if (der === undefined) fail('mtls_no_certificate')
+  if (certificateThumbprint(der) !== expected) fail('mtls_mismatch')
 }

@@ -7,12 +7,16 @@ import type { FastifyInstance, RouteOptions } from 'fastify'
 import { CLAIM_KINDS, type CompiledRequirement } from './claims.js'
 import type { CompiledRule } from './rule.js'
 import type { Settings } from './options/index.js'
+import { dpopSchemeName, dpopSecurityScheme, withDpopSecurity } from './dpop/metadata.js'
+import type { DpopSettings } from './dpop/options.js'
 
 export type OpenApiRequirement = { any: string[] } | { all: string[] }
 
 /** What the `x-axioms` extension of an operation says: the rules of its hooks and config, ANDed. */
 export interface OpenApiAnnotation {
   optional: boolean
+  /** The route accepts DPoP-bound tokens only. */
+  dpop?: true
   scopes?: OpenApiRequirement[]
   roles?: OpenApiRequirement[]
   permissions?: OpenApiRequirement[]
@@ -30,6 +34,7 @@ export function describeRules (rules: readonly CompiledRule[], methods: readonly
   const active = rules.filter(r => !methods.every(m => (r.safeMethods ?? safeMethods).has(m)))
   if (active.length === 0) return undefined
   const out: OpenApiAnnotation = { optional: active.every(r => r.optional) }
+  if (active.some(r => r.dpop)) out.dpop = true
   for (const kind of CLAIM_KINDS) {
     const reqs = active.flatMap(r => r[kind] === undefined ? [] : [plain(r[kind])])
     if (reqs.length > 0) out[kind] = reqs
@@ -92,8 +97,8 @@ type Operation = Record<string, unknown>
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace', 'query']
 
-/** Completes a generated document in place: scheme (unless the user defined one), security, text. */
-export function completeDocument (doc: Doc, scheme: string): Doc {
+/** Completes a generated document in place: schemes (unless the user defined them), security, text. */
+export function completeDocument (doc: Doc, scheme: string, dpop?: DpopSettings): Doc {
   const paths = doc.paths as Record<string, Record<string, Operation>> | undefined
   let used = false
   for (const item of Object.values(paths ?? {})) {
@@ -103,7 +108,7 @@ export function completeDocument (doc: Doc, scheme: string): Doc {
       if (op === undefined || a === undefined) continue
       used = true
       // An explicit `security` in the route schema wins; running twice changes nothing.
-      if (op.security === undefined) op.security = securityOf(a, scheme)
+      if (op.security === undefined) op.security = withDpopSecurity(securityOf(a, scheme), scheme, dpop?.mode ?? 'disabled', a.dpop === true)
       const text = describeText(a)
       const description = typeof op.description === 'string' ? op.description : ''
       if (text !== undefined && !description.includes(text)) op.description = description === '' ? text : `${description}\n\n${text}`
@@ -119,6 +124,8 @@ export function completeDocument (doc: Doc, scheme: string): Doc {
     const components = (doc.components ?? {}) as Record<string, unknown>
     const schemes = (components.securitySchemes ?? {}) as Record<string, unknown>
     schemes[scheme] ??= { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OAuth 2.0 / OIDC access token (JWT), verified by axioms-fastify' }
+    const dpopScheme = dpop === undefined ? undefined : dpopSecurityScheme(dpop)
+    if (dpopScheme !== undefined) schemes[dpopSchemeName(scheme)] ??= dpopScheme
     components.securitySchemes = schemes
     doc.components = components
   }
@@ -137,7 +144,7 @@ export function wrapSwagger (fastify: FastifyInstance, settings: Settings): void
   const original = target.swagger
   if (openapi === undefined || typeof original !== 'function' || original[kWrapped] === true) return
   const wrapped: SwaggerFn = function swagger (opts) {
-    const doc = completeDocument(original({}) as Doc, openapi.securitySchemeName)
+    const doc = completeDocument(original({}) as Doc, openapi.securitySchemeName, settings.dpop)
     return opts?.yaml === true ? JSON.stringify(doc, null, 2) : doc
   }
   wrapped[kWrapped] = true

@@ -6,7 +6,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Auth } from './authenticate.js'
 import { setClaims } from './authenticate.js'
-import { AxiomsError, isAxiomsError, toResponseError } from './errors.js'
+import { type ChallengeContext, toResponseError } from './challenge.js'
+import { senderOf } from './sender.js'
+import { AxiomsError, isAxiomsError } from './errors.js'
 
 /** Which requirement failed, for the debug log of a 403: never the token. */
 export interface RequirementDetail {
@@ -19,21 +21,44 @@ export interface RequirementDetail {
 const kReady = Symbol('axioms.ready')
 type ReadyError = AxiomsError & { [kReady]?: true }
 
-function context (auth: Auth, request: FastifyRequest): Auth['challenge'] {
-  return auth.resourceMetadata === undefined ? auth.challenge : { ...auth.challenge, resourceMetadata: auth.resourceMetadata(request) }
+export interface RefusalContext {
+  /** The scopes a 403 needed (its challenge's `scope`). */
+  scope?: readonly string[] | undefined
+  /** Which requirement failed, for the log. */
+  detail?: RequirementDetail | undefined
+  /** The route requires DPoP: its challenges offer DPoP only. */
+  dpopRequired?: boolean | undefined
+}
+
+function context (auth: Auth, request: FastifyRequest, dpopRequired: boolean): ChallengeContext {
+  const base = auth.challenge
+  const scheme = senderOf(request)?.scheme
+  const dpop = dpopRequired && base.dpop !== undefined ? { algs: base.dpop.algs, mode: 'required' as const } : base.dpop
+  return {
+    ...base,
+    dpop,
+    scheme,
+    resourceMetadata: auth.resourceMetadata === undefined ? undefined : auth.resourceMetadata(request)
+  }
 }
 
 /**
  * The response-ready error for a refusal, logged at debug (reason, jti, the failed requirement).
- * A token refused for what it lacks leaves no claims on the request.
+ * A token refused for what it lacks leaves no claims on the request. With server nonces, every
+ * 401 hands out the current DPoP-Nonce.
  */
-export function refusal (auth: Auth, request: FastifyRequest, err: AxiomsError, scope?: readonly string[], detail?: RequirementDetail): AxiomsError {
-  const out: ReadyError = toResponseError(err, context(auth, request), scope)
+export function refusal (auth: Auth, request: FastifyRequest, err: AxiomsError, extra: RefusalContext = {}): AxiomsError {
+  const nonces = auth.dpop?.nonces
+  if (nonces !== undefined && err.statusCode === 401 && err.nonce === undefined) err.nonce = nonces.current()
+  const out: ReadyError = toResponseError(err, context(auth, request, extra.dpopRequired === true), extra.scope)
   out[kReady] = true
   const claims = (request as unknown as Record<string, unknown>)[auth.settings.decoratorName] as { jti?: unknown } | null | false
   // The jti of a refused token comes with the error; after a 403 it is the verified token's.
   const jti = err.jti ?? (typeof claims === 'object' && claims !== null && typeof claims.jti === 'string' ? claims.jti : undefined)
-  request.log.debug(detail === undefined ? { reason: err.reason, jti } : { reason: err.reason, jti, requirement: detail }, 'axioms: request refused')
+  const line: Record<string, unknown> = { reason: err.reason, jti }
+  if (extra.detail !== undefined) line.requirement = extra.detail
+  if (err.detail !== undefined) line.cause = err.detail
+  request.log.debug(line, 'axioms: request refused')
   if (err.reason === 'insufficient' || err.reason === 'not_owner') setClaims(auth, request, null)
   return out
 }

@@ -83,7 +83,7 @@ export function compileRoute (auth: Auth, registry: RouteRegistry, route: RouteO
   }
   let rule = registry.rules.get(decl as object)
   if (rule === undefined) {
-    rule = compileDeclaration(decl, where)
+    rule = compileDeclaration(decl, where, auth.settings.dpop.mode === 'disabled')
     registry.rules.set(decl as object, rule)
   }
   for (const kind of needs) {

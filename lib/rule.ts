@@ -12,6 +12,8 @@ export interface RouteDeclaration {
   optional?: boolean
   /** Methods of this route that skip every axioms check. */
   safeMethods?: string[]
+  /** This route accepts DPoP-bound tokens over `Authorization: DPoP` only (RFC 9449). */
+  dpop?: boolean
 }
 
 /** The compiled form of a `config.axioms` declaration or of a hook's requirement. */
@@ -21,13 +23,16 @@ export interface CompiledRule {
   permissions?: CompiledRequirement
   optional: boolean
   safeMethods: ReadonlySet<string> | undefined
+  /** DPoP required on this route, whatever the plugin's dpop.mode. */
+  dpop: boolean
 }
 
-const KEYS = ['scopes', 'roles', 'permissions', 'optional', 'safeMethods']
+const KEYS = ['scopes', 'roles', 'permissions', 'optional', 'safeMethods', 'dpop']
 
-export function compileDeclaration (decl: unknown, where: string): CompiledRule {
+/** `dpopOff`: the plugin's dpop.mode is 'disabled', so no route can require DPoP. */
+export function compileDeclaration (decl: unknown, where: string, dpopOff = false): CompiledRule {
   if (typeof decl !== 'object' || decl === null || Array.isArray(decl)) {
-    throw new ConfigError(where, undefined, 'must be an object { scopes?, roles?, permissions?, optional?, safeMethods? }')
+    throw new ConfigError(where, undefined, 'must be an object { scopes?, roles?, permissions?, optional?, safeMethods?, dpop? }')
   }
   const d = decl as Record<string, unknown>
   for (const key of Object.keys(d)) {
@@ -35,7 +40,9 @@ export function compileDeclaration (decl: unknown, where: string): CompiledRule 
       throw new ConfigError(where, undefined, `has an unknown key "${key}" (allowed: ${KEYS.join(', ')})`)
     }
   }
-  const rule: CompiledRule = { optional: false, safeMethods: safeMethodSet(d.safeMethods, `${where}.safeMethods`) }
+  if (d.dpop !== undefined && typeof d.dpop !== 'boolean') throw new ConfigError(`${where}.dpop`, undefined, 'must be true or false')
+  if (d.dpop === true && dpopOff) throw new ConfigError(`${where}.dpop`, undefined, 'requires DPoP, but the plugin\'s dpop.mode (env AXIOMS_DPOP_MODE) is "disabled"')
+  const rule: CompiledRule = { optional: false, safeMethods: safeMethodSet(d.safeMethods, `${where}.safeMethods`), dpop: d.dpop === true }
   for (const kind of CLAIM_KINDS) {
     if (d[kind] === undefined) continue
     try {

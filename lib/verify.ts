@@ -5,7 +5,7 @@ import { constants, verify as cryptoVerify, type VerifyKeyObjectInput } from 'no
 import { decodeCompact, type DecodedToken, MAX_TOKEN_BYTES } from './bearer.js'
 import { checkClaims, checkHeader } from './checks.js'
 import { AxiomsError, fail } from './errors.js'
-import { type KeyEntry, KeyStore, type KeyStoreLog } from './keys.js'
+import { type KeyEntry, type KeyMaterial, KeyStore, type KeyStoreLog } from './keys.js'
 import { Outcomes } from './observe.js'
 import type { Algorithm, IssuerSettings, Settings } from './options/index.js'
 import { freezeClaims } from './claims.js'
@@ -55,9 +55,9 @@ const ALG_PARAMS: Record<Algorithm, AlgParams> = {
 }
 
 // Verify options per (key, alg), built once: node:crypto reuses the KeyObject as is.
-const verifyInputs = new WeakMap<KeyEntry, Map<string, VerifyKeyObjectInput>>()
+const verifyInputs = new WeakMap<KeyMaterial, Map<string, VerifyKeyObjectInput>>()
 
-function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObjectInput {
+function verifyInput (entry: KeyMaterial, alg: string, p: AlgParams): VerifyKeyObjectInput {
   let byAlg = verifyInputs.get(entry)
   if (byAlg === undefined) {
     byAlg = new Map()
@@ -75,7 +75,7 @@ function verifyInput (entry: KeyEntry, alg: string, p: AlgParams): VerifyKeyObje
 }
 
 /** Throws AxiomsError('bad_signature') unless `signature` is valid for `alg` under the key. */
-export function checkSignature (entry: KeyEntry, alg: string, signingInput: string, signature: Buffer): void {
+export function checkSignature (entry: KeyMaterial, alg: string, signingInput: string, signature: Buffer): void {
   // alg passed the allow-list, a subset of Algorithm.
   const p = ALG_PARAMS[alg as Algorithm]
   // One spelling per signature: exactly the key's length (RSA: the modulus, RFC 8017 §8.1.2 and
@@ -125,14 +125,19 @@ export class Verifier {
   /**
    * verify() without a promise when none is needed: the claims, synchronously, when the token is
    * cached or its key is at hand; a promise only while the key set is being fetched. Throws (or
-   * rejects with) AxiomsError. The hooks use it to save promise hops on every request.
+   * rejects with) AxiomsError. The hooks use it to save promise hops on every request. `bound`:
+   * the caller checks the token's binding (DPoP, mTLS) to the request, so a `cnf` may pass.
    */
-  check (token: string): AccessTokenClaims | Promise<AccessTokenClaims> {
+  check (token: string, bound = false): AccessTokenClaims | Promise<AccessTokenClaims> {
     // app.axioms.verify gets any value; HTTP tokens were already bounded by extractToken.
     if (typeof token !== 'string' || token === '') throw this.refuse(new AxiomsError('malformed'), undefined, undefined, undefined)
     if (token.length > MAX_TOKEN_BYTES) throw this.refuse(new AxiomsError('token_too_large'), undefined, undefined, undefined)
     const hit = this.cached(token)
-    if (hit !== undefined) return hit
+    if (hit !== undefined) {
+      // Cached by a request that checked its binding; without a request there is nothing to bind.
+      if (!bound && hit.cnf !== undefined) throw this.refuse(new AxiomsError('sender_constrained'), hit.iss, undefined, hit.jti)
+      return hit
+    }
     let kid: string | undefined
     let jti: string | undefined
     let iss: string | undefined
@@ -148,8 +153,8 @@ export class Verifier {
       if (found === undefined) fail('bad_issuer')
       iss = found.issuer.id
       const got = found.store.getKey(kid, alg)
-      if (got instanceof Promise) return this.afterFetch(got, token, decoded, alg, found, iss, kid, jti)
-      return this.accept(token, decoded, alg, got, found, iss, kid, jti)
+      if (got instanceof Promise) return this.afterFetch(got, token, decoded, alg, found, iss, kid, jti, bound)
+      return this.accept(token, decoded, alg, got, found, iss, kid, jti, bound)
     } catch (err) {
       throw this.refuse(err, iss, kid, jti)
     }
@@ -169,19 +174,19 @@ export class Verifier {
     return undefined
   }
 
-  private async afterFetch (got: Promise<KeyEntry>, token: string, decoded: DecodedToken, alg: string, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): Promise<AccessTokenClaims> {
+  private async afterFetch (got: Promise<KeyEntry>, token: string, decoded: DecodedToken, alg: string, found: IssuerEntry, iss: string, kid: string, jti: string | undefined, bound: boolean): Promise<AccessTokenClaims> {
     try {
-      return this.accept(token, decoded, alg, await got, found, iss, kid, jti)
+      return this.accept(token, decoded, alg, await got, found, iss, kid, jti, bound)
     } catch (err) {
       throw this.refuse(err, iss, kid, jti)
     }
   }
 
   /** Signature, then claims; caches and reports the verified token. */
-  private accept (token: string, decoded: DecodedToken, alg: string, entry: KeyEntry, found: IssuerEntry, iss: string, kid: string, jti: string | undefined): AccessTokenClaims {
+  private accept (token: string, decoded: DecodedToken, alg: string, entry: KeyEntry, found: IssuerEntry, iss: string, kid: string, jti: string | undefined, bound: boolean): AccessTokenClaims {
     const payload = decoded.payload
     checkSignature(entry, alg, decoded.signingInput, decoded.signature)
-    checkClaims(this.settings, payload, found.issuer)
+    checkClaims(this.settings, payload, found.issuer, bound)
     const claims = freezeClaims(payload) as AccessTokenClaims | undefined
     if (claims === undefined) fail('malformed')
     this.cache?.set(token, { claims, exp: payload.exp as number, key: entry, store: found.store })

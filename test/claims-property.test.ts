@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import axioms, { type AxiomsOptions, AxiomsError, ConfigError } from '../index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 async function setup (t: Test, options: AxiomsOptions = {}, before?: (app: FastifyInstance) => Promise<void>): Promise<{ app: FastifyInstance, idp: TestIssuer }> {
   const idp = await createTestIssuer()
@@ -77,7 +78,7 @@ t.test('app.axioms.claims(request): non-null claims, or the plugin\'s 401', asyn
     const res = await app.inject({ url })
     t.equal(res.statusCode, 401, `${url}: no claims`)
     t.same(res.json(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
-    t.equal(res.headers['www-authenticate'], `Bearer realm="${idp.issuer}"`)
+    t.equal(res.headers['www-authenticate'], offered(idp.issuer))
   }
   t.equal(calls, 3)
 })

@@ -3,8 +3,11 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import axioms, { AxiomsError, isAxiomsError, type AxiomsOptions } from '../index.js'
-import { fail, responseHeaders, RETRY_AFTER_SECONDS, ROWS, toResponseError, type Reason } from '../lib/errors.js'
+import { fail, RETRY_AFTER_SECONDS, ROWS, type Reason } from '../lib/errors.js'
+import { responseHeaders as headersFor, toResponseError } from '../lib/challenge.js'
+import { DPOP_ROWS } from '../lib/dpop/errors.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer, calls: { n: number }, seen: unknown[] }
 
@@ -47,7 +50,7 @@ t.test("errorResponse: 'throw' hands an AxiomsError to the app's error handler",
     const res = await ctx.app.inject({ url })
     t.equal(res.statusCode, 401)
     t.same(res.json(), { custom: true, code: 'invalid_token', reason: 'missing_header' })
-    t.equal(res.headers['www-authenticate'], `Bearer realm="${realm}"`)
+    t.equal(res.headers['www-authenticate'], offered(realm))
     const err = ctx.seen.at(-1) as AxiomsError
     t.ok(err instanceof AxiomsError)
     t.ok(err instanceof Error)
@@ -56,7 +59,7 @@ t.test("errorResponse: 'throw' hands an AxiomsError to the app's error handler",
     t.equal(err.error, 'invalid_token')
     t.equal(err.error_description, 'Missing Authorization Header')
     t.equal(err.message, 'Missing Authorization Header')
-    t.same(err.headers, { 'www-authenticate': `Bearer realm="${realm}"` })
+    t.same(err.headers, { 'www-authenticate': offered(realm) })
     t.same(err.toJSON(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
   }
   const bad = await ctx.app.inject({ url: '/hook', headers: { authorization: 'Bearer abc' } })
@@ -113,6 +116,11 @@ t.test('errors that are not AxiomsError are not swallowed (500, handler not run)
 
 t.test('challenge builder and error rows', async t => {
   const ctx = { realm: 'r' }
+  const responseHeaders = (reason: Reason, c: Parameters<typeof headersFor>[1], scope?: readonly string[], retryAfter?: number): Record<string, string> => {
+    const e = new AxiomsError(reason)
+    e.retryAfter = retryAfter
+    return headersFor(e, c, scope)
+  }
   t.same(responseHeaders('missing_header', ctx), { 'www-authenticate': 'Bearer realm="r"' })
   t.same(responseHeaders('bad_signature', ctx), { 'www-authenticate': 'Bearer realm="r", error="invalid_token", error_description="Invalid token signature"' })
   t.same(responseHeaders('insufficient', ctx, []), { 'www-authenticate': 'Bearer realm="r", error="insufficient_scope", error_description="Insufficient role, scope or permission"' }, 'an empty scope list adds nothing')
@@ -131,8 +139,8 @@ t.test('challenge builder and error rows', async t => {
   t.same(new AxiomsError('bad_issuer').headers, {})
   t.throws(() => fail('missing_kid'), { name: 'AxiomsError', reason: 'missing_kid', statusCode: 401 })
 
-  // Every row: fixed description, status and code by SPEC §6.
-  const expected: Record<Reason, [number, string, string]> = {
+  // Every row: fixed description, status and code (the DPoP and mTLS rows: test/dpop/errors.test.ts).
+  const expected: Record<Exclude<Reason, keyof typeof DPOP_ROWS>, [number, string, string]> = {
     missing_header: [401, 'invalid_token', 'Missing Authorization Header'],
     invalid_scheme: [401, 'invalid_token', 'Invalid Authorization Bearer'],
     empty_token: [401, 'invalid_token', 'Invalid Authorization Bearer'],
@@ -160,7 +168,7 @@ t.test('challenge builder and error rows', async t => {
     keys_unavailable: [503, 'temporarily_unavailable', 'Unable to verify the access token right now'],
     internal_error: [401, 'invalid_token', 'Invalid access token']
   }
-  t.same(Object.keys(ROWS).sort(), Object.keys(expected).sort())
+  t.same(Object.keys(ROWS).sort(), [...Object.keys(expected), ...Object.keys(DPOP_ROWS)].sort())
   for (const [reason, [status, code, description]] of Object.entries(expected)) {
     const e = new AxiomsError(reason as Reason)
     t.same([e.statusCode, e.error, e.error_description], [status, code, description], reason)

@@ -7,6 +7,15 @@ import { createTestIssuer, type TestIssuer } from '../testing.js'
 
 export interface Fixture { app: FastifyInstance, idp: TestIssuer }
 
+/**
+ * The DPoP challenge that follows the Bearer one on a 401 without usable credentials, DPoP being
+ * accepted by default (dpop.mode 'allowed', every algorithm).
+ */
+export const DPOP_OFFER = 'DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"'
+
+/** The challenge of a 401 without usable credentials, by default: Bearer, then DPoP. */
+export const offered = (realm: string): string => `Bearer realm="${realm}", ${DPOP_OFFER}`
+
 export async function appWithIssuer (t: Test, options: AxiomsOptions = {}): Promise<Fixture> {
   const idp = await testIssuer(t)
   const app = await appWith(t, { issuer: idp.issuer, ...options })

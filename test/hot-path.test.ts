@@ -6,6 +6,7 @@ import axioms from '../index.js'
 import { decodeCompact } from '../lib/bearer.js'
 import { AxiomsError } from '../lib/errors.js'
 import { createTestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url')
 const payload = b64('{"sub":"a"}')
@@ -50,7 +51,7 @@ t.test('check() is synchronous with the key at hand, a promise while fetching', 
   t.equal(bad.json().error_description, 'Invalid token signature')
   const none = await app.inject({ url: '/p' })
   t.equal(none.statusCode, 401)
-  t.equal(none.headers['www-authenticate'], `Bearer realm="${idp.issuer}"`)
+  t.equal(none.headers['www-authenticate'], offered(idp.issuer))
   t.equal(calls, 2)
   t.equal(idp.requests.jwks, 2, 'the cold fetch, then one refetch for the unknown kid')
   await t.resolves(app.axioms.verify(token))

@@ -9,7 +9,7 @@ async function setup (t: Test, extra: Partial<AxiomsOptions>, fastifyOpts: Recor
   t.teardown(() => idp.close())
   const app = Fastify(fastifyOpts)
   t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, ...extra })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, dpop: false, ...extra }) // Bearer only here; DPoP: test/dpop/documents.test.ts
   const calls = { n: 0 }
   const ok = async (): Promise<{ ok: true }> => { calls.n++; return { ok: true } }
   app.get('/read', { config: { axioms: { scopes: ['read:data', 'openid'] } } }, ok)
@@ -91,7 +91,7 @@ t.test('configured resource, scopes and authorization servers (RFC 9728 §3.1 pa
 })
 
 t.test('several issuers are the authorization servers; no route scopes: no scopes_supported', async t => {
-  const { app, a, b } = await appWithTwoIssuers(t, { audience: 'api', protectedResourceMetadata: { resource: 'https://api.example.com' } })
+  const { app, a, b } = await appWithTwoIssuers(t, { audience: 'api', dpop: false, protectedResourceMetadata: { resource: 'https://api.example.com' } })
   app.get('/x', { config: { axioms: { roles: ['r'] } } }, async () => ({}))
   const res = await app.inject({ url: '/.well-known/oauth-protected-resource' })
   t.same(res.json(), { resource: 'https://api.example.com', authorization_servers: [a.issuer, b.issuer], bearer_methods_supported: ['header'] })

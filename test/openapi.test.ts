@@ -50,7 +50,7 @@ async function build (t: Test, order: 'swagger-first' | 'axioms-first', options:
   t.teardown(() => app.close())
   const sw = { openapi: { openapi: '3.1.0', info: { title: 'API', version: '1.0.0' }, components: { securitySchemes: { other: OTHER } }, ...swaggerOpts } }
   if (order === 'swagger-first') await app.register(swagger, sw as SwaggerOptions)
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false, ...options })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false, dpop: false, ...options }) // Bearer only here; DPoP: test/dpop/documents.test.ts
   if (order === 'axioms-first') await app.register(swagger, sw as SwaggerOptions)
   routes(app)
   await app.ready()
@@ -126,7 +126,7 @@ t.test('swagger 2.0 mode: an Authorization header apiKey definition', async t =>
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(swagger, { swagger: { info: { title: 'API', version: '1.0.0' } } })
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false, dpop: false })
   app.get('/private', { config: { axioms: { scopes: { all: ['openid'] } } } }, async () => ({ ok: true }))
   await app.ready()
   const doc = app.swagger() as unknown as Doc
@@ -139,7 +139,7 @@ t.test('without @fastify/swagger: routes work, schemas only carry the extension'
   const idp = await issuer(t)
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {} })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, dpop: false })
   let seen: unknown
   app.addHook('onRoute', r => { if (r.url === '/p') seen = r.schema })
   app.get('/p', { config: { axioms: { scopes: ['openid'] } } }, async () => ({ ok: true }))
@@ -157,7 +157,7 @@ t.test('Swagger UI serves the completed document', async t => {
   t.teardown(() => app.close())
   await app.register(swagger, { openapi: { info: { title: 'API', version: '1.0.0' } } })
   await app.register(swaggerUi, { routePrefix: '/docs' })
-  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false })
+  await app.register(axioms, { audience: 'your-api-audience', issuer: idp.issuer, env: {}, jwksPrefetch: false, dpop: false })
   app.get('/private', { config: { axioms: { scopes: ['openid'] } } }, async () => ({ ok: true }))
   const json = await app.inject({ url: '/docs/json' })
   t.equal(json.statusCode, 200)

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import axioms from '../index.js'
 import { ConfigError } from '../lib/options/index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 const NOT_OWNER = { error: 'insufficient_scope', error_description: 'You do not have permission to access this resource' }
 
@@ -119,7 +120,7 @@ t.test('the token is checked before the object is loaded', async t => {
   for (const url of ['/async/a1', '/sync/a1', '/sync/none']) {
     const res = await ctx.app.inject({ url })
     t.equal(res.statusCode, 401)
-    t.equal(res.headers['www-authenticate'], `Bearer realm="${ctx.idp.issuer}"`)
+    t.equal(res.headers['www-authenticate'], offered(ctx.idp.issuer))
     const bad = await ctx.app.inject({ url, headers: { authorization: 'Bearer a.b.c' } })
     t.equal(bad.statusCode, 401)
   }

@@ -7,6 +7,7 @@ import axioms, { AxiomsError, type AxiomsOptions } from '../index.js'
 import { ConfigError } from '../lib/options/index.js'
 import { appWithIssuer } from './fixture.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 interface Ctx { app: FastifyInstance, idp: TestIssuer, calls: { n: number }, auth: (claims?: Record<string, unknown>) => Record<string, string> }
 
@@ -121,7 +122,7 @@ t.test('HEAD of a protected GET', async t => {
   for (const url of ['/cfg', '/hook']) {
     const res = await ctx.app.inject({ method: 'HEAD', url })
     t.equal(res.statusCode, 401, url)
-    t.equal(res.headers['www-authenticate'], `Bearer realm="${ctx.idp.issuer}"`)
+    t.equal(res.headers['www-authenticate'], offered(ctx.idp.issuer))
     t.equal(res.body, '')
     const forbidden = await ctx.app.inject({ method: 'HEAD', url, headers: ctx.auth({ scope: 'b' }) })
     t.equal(forbidden.statusCode, 403)

@@ -19,7 +19,7 @@ t.test('every refusal as problem details', async t => {
   app.get('/doc/:id', { onRequest: app.checkObjectOwnership({ getObject: r => (r.params as { id: string }).id === '1' ? { user: 'owner' } : null }) }, done)
   app.get('/composed', { onRequest: app.auth([async () => { throw new Error('no') }, app.hasRequiredRoles(['admin'])]) }, done)
   const cases: Array<[string, Record<string, string>, number, string, string, RegExp | undefined]> = [
-    ['/read', {}, 401, 'invalid_token', 'Missing Authorization Header', /^Bearer realm="[^"]+"$/],
+    ['/read', {}, 401, 'invalid_token', 'Missing Authorization Header', /^Bearer realm="[^"]+", DPoP algs="[^"]+"$/],
     ['/read', { authorization: 'Bearer a b' }, 400, 'invalid_request', 'Invalid Authorization Header', /error="invalid_request"/],
     ['/read', { authorization: 'Bearer x.y.z' }, 401, 'invalid_token', 'Malformed token', /error="invalid_token"/],
     ['/read', { authorization: `Bearer ${idp.sign({ scope: 'write' })}` }, 403, 'insufficient_scope', 'Insufficient role, scope or permission', /scope="read"/],

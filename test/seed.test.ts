@@ -4,6 +4,7 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type RouteShorthandOptions } from 'fastify'
 import axioms, { type AxiomsOptions } from '../index.js'
 import { createTestIssuer, type TestIssuer } from '../testing.js'
+import { offered } from './fixture.js'
 
 type Style = 'hooks' | 'config' | 'hooks+config'
 type Kind = 'scopes' | 'roles' | 'permissions'
@@ -96,7 +97,7 @@ for (const style of STYLES) {
     const anon = await seed.app.inject({ url: '/private' })
     t.equal(anon.statusCode, 401)
     t.same(anon.json(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
-    t.equal(anon.headers['www-authenticate'], `Bearer realm="${seed.realm}"`)
+    t.equal(anon.headers['www-authenticate'], offered(seed.realm))
   })
 
   t.test(`role-based authorization (${style})`, async t => {

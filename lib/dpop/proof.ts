@@ -2,11 +2,12 @@
 // the access token), with the hostile-input rules of access tokens. Pure apart from the replay
 // store: the caller hands in what Fastify decided about the request (scheme and host after
 // trustProxy, the raw target) and the verified claims of the access token.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { decodeCompact, type DecodedToken, type JsonObject } from '../bearer.js'
 import { isNonEmptyString } from '../keys.js'
 import { checkSignature } from '../verify.js'
-import { DpopError, dpopFail } from './errors.js'
+import { AxiomsError, fail } from '../errors.js'
+import { STORE_RETRY_AFTER_SECONDS } from './errors.js'
 import { normaliseHtu, requestHtu } from './htu.js'
 import { importProofKey } from './jwk.js'
 import { DpopNonces } from './nonce.js'
@@ -64,25 +65,25 @@ const JKT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/
 
 /**
  * The `cnf.jkt` of verified claims (RFC 9449 §6.1): undefined when the token is not DPoP-bound;
- * throws DpopError('dpop_bad_cnf') when `cnf` or `jkt` are there but malformed.
+ * throws AxiomsError('dpop_bad_cnf') when `cnf` or `jkt` are there but malformed.
  */
 export function confirmationJkt (claims: Readonly<Record<string, unknown>>): string | undefined {
   if (!Object.hasOwn(claims, 'cnf')) return undefined
   const cnf = claims.cnf
-  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) dpopFail('dpop_bad_cnf')
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) fail('dpop_bad_cnf')
   if (!Object.hasOwn(cnf, 'jkt')) return undefined
   const jkt = (cnf as Record<string, unknown>).jkt
-  if (typeof jkt !== 'string' || !JKT.test(jkt)) dpopFail('dpop_bad_cnf')
+  if (typeof jkt !== 'string' || !JKT.test(jkt)) fail('dpop_bad_cnf')
   return jkt
 }
 
 /** The one proof of the request, bounded in size; throws on none, several or oversized. */
 function onlyProof (value: string | string[] | undefined, count: number): string {
-  if (count > 1 || Array.isArray(value)) dpopFail('dpop_multiple')
-  if (value === undefined) dpopFail('dpop_missing')
+  if (count > 1 || Array.isArray(value)) fail('dpop_multiple')
+  if (value === undefined) fail('dpop_missing')
   // Node joins repeated lines with ", "; a comma is never part of a compact JWS.
-  if (value.includes(',')) dpopFail('dpop_multiple')
-  if (value === '' || value.length > MAX_PROOF_BYTES) dpopFail('dpop_malformed')
+  if (value.includes(',')) fail('dpop_multiple')
+  if (value === '' || value.length > MAX_PROOF_BYTES) fail('dpop_malformed')
   return value
 }
 
@@ -91,7 +92,7 @@ function decode (value: string): DecodedToken {
     return decodeCompact(value, false)
   } catch {
     // decodeCompact refuses only with AxiomsError('malformed').
-    dpopFail('dpop_malformed')
+    fail('dpop_malformed')
   }
 }
 
@@ -128,7 +129,7 @@ export class DpopVerifier {
 
   /**
    * Validates the request's proof against its access token. Returns the verdict, or a promise of
-   * it when the replay store answers asynchronously. Every refusal is a DpopError, thrown or
+   * it when the replay store answers asynchronously. Every refusal is an AxiomsError, thrown or
    * rejected; with nonces on it carries the current nonce.
    */
   check (req: DpopRequest): DpopVerdict | Promise<DpopVerdict> {
@@ -142,11 +143,12 @@ export class DpopVerifier {
     }
   }
 
-  private refuse (err: unknown, jti: string | undefined): DpopError {
-    // Every failure above is a DpopError; anything else would be a bug, still answered 401.
-    /* c8 ignore next */
-    const e = err instanceof DpopError ? err : new DpopError('dpop_malformed')
+  private refuse (err: unknown, jti: string | undefined): unknown {
+    // Anything but an AxiomsError is a bug: the caller reports it as internal_error.
+    if (!(err instanceof AxiomsError)) return err
+    const e = err
     e.jti = jti
+    if (e.statusCode === 503) e.retryAfter ??= STORE_RETRY_AFTER_SECONDS
     if (this.nonces !== undefined) e.nonce = this.nonces.current()
     return e
   }
@@ -155,46 +157,46 @@ export class DpopVerifier {
     const s = this.settings
     const expectedJkt = confirmationJkt(req.claims)
     // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens only.
-    if (expectedJkt === undefined) dpopFail('dpop_unbound')
+    if (expectedJkt === undefined) fail('dpop_unbound')
     const value = onlyProof(req.dpop, req.dpopCount)
     const target = requestHtu(req.scheme, req.host, req.url)
-    if (target === undefined) dpopFail('dpop_request_url')
+    if (target === undefined) fail('dpop_request_url')
 
     // §4.3 (2)-(7): a well-formed JWT, typ, an accepted asymmetric alg, the public jwk it verifies with.
     const { header, payload, signingInput, signature } = decode(value)
     if (typeof payload.jti === 'string') seenJti(payload.jti)
-    if (header.typ !== 'dpop+jwt') dpopFail('dpop_bad_typ')
+    if (header.typ !== 'dpop+jwt') fail('dpop_bad_typ')
     const alg = header.alg
-    if (typeof alg !== 'string' || !this.algs.has(alg)) dpopFail('dpop_bad_alg')
+    if (typeof alg !== 'string' || !this.algs.has(alg)) fail('dpop_bad_alg')
     // No critical extension is understood; unencoded payloads and compression are refused.
-    if (header.crit !== undefined || header.b64 !== undefined || header.zip !== undefined) dpopFail('dpop_bad_header')
+    if (header.crit !== undefined || header.b64 !== undefined || header.zip !== undefined) fail('dpop_bad_header')
     const key = importProofKey(header.jwk, alg)
     try {
       checkSignature(key.entry, alg, signingInput, signature)
     } catch {
-      dpopFail('dpop_bad_signature')
+      fail('dpop_bad_signature')
     }
 
     // §4.2 required claims, then §4.3 (8)-(12).
     const p: JsonObject = payload
-    if (!isNonEmptyString(p.jti)) dpopFail('dpop_jti')
-    if (typeof p.htm !== 'string' || p.htm !== req.method) dpopFail('dpop_htm')
-    if (typeof p.htu !== 'string' || normaliseHtu(p.htu) !== target) dpopFail('dpop_htu')
-    if (!isNumericDate(p.iat)) dpopFail('dpop_iat')
+    if (!isNonEmptyString(p.jti)) fail('dpop_jti')
+    if (typeof p.htm !== 'string' || p.htm !== req.method) fail('dpop_htm')
+    if (typeof p.htu !== 'string' || normaliseHtu(p.htu) !== target) fail('dpop_htu')
+    if (!isNumericDate(p.iat)) fail('dpop_iat')
     const now = this.now() / 1000
-    if (p.iat < now - s.iatOffset || p.iat > now + s.iatLeeway) dpopFail('dpop_iat')
-    if (typeof p.ath !== 'string' || p.ath !== accessTokenHash(req.accessToken)) dpopFail('dpop_ath')
-    if (key.jkt !== expectedJkt) dpopFail('dpop_jkt')
+    if (p.iat < now - s.iatOffset || p.iat > now + s.iatLeeway) fail('dpop_iat')
+    if (typeof p.ath !== 'string' || p.ath !== accessTokenHash(req.accessToken)) fail('dpop_ath')
+    if (key.jkt !== expectedJkt) fail('dpop_jkt')
 
     let fresh: string | undefined
     if (this.nonces !== undefined) {
       // §9: a proof without the server's nonce, or with a stale one, gets use_dpop_nonce.
-      if (p.nonce === undefined) dpopFail('dpop_nonce_required')
+      if (p.nonce === undefined) fail('dpop_nonce_required')
       const state = typeof p.nonce === 'string' ? this.nonces.check(p.nonce) : 'invalid'
-      if (state === 'invalid') dpopFail('dpop_nonce_invalid')
+      if (state === 'invalid') fail('dpop_nonce_invalid')
       if (state !== 'current') fresh = this.nonces.current()
     } else if (p.nonce !== undefined && typeof p.nonce !== 'string') {
-      dpopFail('dpop_bad_header')
+      fail('dpop_bad_header')
     }
 
     // §11.1: last, so that only proofs good in every other respect take a place in the store.
@@ -215,25 +217,25 @@ export class DpopVerifier {
       throw storeFailure(err)
     }
     if (answer === true) return undefined
-    if (answer === false) dpopFail('dpop_replay')
+    if (answer === false) fail('dpop_replay')
     // Any thenable will do; anything else is no answer.
-    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') dpopFail('dpop_store_unavailable', 'bad_answer')
+    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') fail('dpop_store_unavailable', 'bad_answer')
     return withDeadline(Promise.resolve(answer), this.settings.replayTimeout).then(ok => {
-      if (ok === false) dpopFail('dpop_replay')
+      if (ok === false) fail('dpop_replay')
       // Anything but a boolean: the store cannot tell, so the proof is not accepted.
-      if (ok !== true) dpopFail('dpop_store_unavailable', 'bad_answer')
+      if (ok !== true) fail('dpop_store_unavailable', 'bad_answer')
     })
   }
 }
 
-function storeFailure (err: unknown): DpopError {
+function storeFailure (err: unknown): AxiomsError {
   if (err instanceof ReplayStoreFullError) {
-    const e = new DpopError('dpop_store_full')
+    const e = new AxiomsError('dpop_store_full')
     e.retryAfter = err.retryAfter
     e.detail = 'full'
     return e
   }
-  const e = new DpopError('dpop_store_unavailable')
+  const e = new AxiomsError('dpop_store_unavailable')
   e.detail = 'store_error'
   return e
 }
@@ -243,7 +245,7 @@ function storeFailure (err: unknown): DpopError {
 function withDeadline (answer: Promise<boolean>, ms: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      const e = new DpopError('dpop_store_unavailable')
+      const e = new AxiomsError('dpop_store_unavailable')
       e.detail = 'timeout'
       reject(e)
     }, ms)
@@ -255,9 +257,4 @@ function withDeadline (answer: Promise<boolean>, ms: number): Promise<boolean> {
       reject(storeFailure(err))
     })
   })
-}
-
-/** A random per-process nonce secret, for `nonce: true` without `secret`. */
-export function randomNonceSecret (): Buffer {
-  return randomBytes(32)
 }

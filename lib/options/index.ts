@@ -10,6 +10,8 @@ import { type ProxyInput, type ProxySettings, resolveProxy } from './proxy.js'
 import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
 import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
+import { type DpopOptions, type DpopSettings, resolveDpopSettings } from '../dpop/options.js'
+import { type MtlsOptions, type MtlsSettings, resolveMtlsSettings } from '../mtls.js'
 import { type VerifierInput, type VerifierSettings, resolveVerifier } from './verifier.js'
 
 export { ConfigError } from './read.js'
@@ -38,6 +40,17 @@ export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, Jwks
   /** @fastify/swagger integration: `false` leaves the OpenAPI document alone. Default true. */
   openapi?: boolean | OpenApiOptions
   /**
+   * DPoP (RFC 9449) sender-constrained tokens: mode `allowed` (default: DPoP and Bearer), `required`
+   * or `disabled` (`false`), proof windows, server nonces, the replay store.
+   */
+  dpop?: boolean | DpopOptions
+  /**
+   * Certificate-bound tokens (RFC 8705): by default the TLS connection's client certificate; where
+   * TLS ends at a proxy, `{ certificate(request) }` or `{ certificateHeader }` (trusted as given);
+   * `false`: no certificate is ever found, so such tokens are refused.
+   */
+  mtls?: false | MtlsOptions
+  /**
    * Where AXIOMS_* variables, and the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), are
    * read from, at register(), for options not passed. Default `process.env`; `{}` reads none (tests).
    */
@@ -55,6 +68,8 @@ export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings
   readonly verifyBatch: number
   readonly protectedResourceMetadata: Readonly<ProtectedResourceMetadataOptions> | undefined
   readonly openapi: Readonly<Required<OpenApiOptions>> | undefined
+  readonly dpop: DpopSettings
+  readonly mtls: MtlsSettings
   /** Keys of the options object that belong to Fastify or to whoever passed them down. */
   readonly foreignOptions: readonly string[]
 }
@@ -67,7 +82,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
-  'openapi', 'verifier', 'proxy', 'env'
+  'openapi', 'verifier', 'dpop', 'mtls', 'proxy', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -89,6 +104,12 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
   const verifier = resolveVerifier(input as VerifierInput & Record<string, unknown>, env, tokenCacheSrc)
   const proxy = resolveProxy(input, env)
+  // @fastify/jwt reads `Authorization: Bearer` only: DPoP cannot reach it, so the mode is off there.
+  const dpopGiven = input.dpop !== undefined || (env.AXIOMS_DPOP_MODE ?? '').trim() !== ''
+  const dpop = resolveDpopSettings(verifier.verifier === 'fastify-jwt' && !dpopGiven ? false : input.dpop, env)
+  if (verifier.verifier === 'fastify-jwt' && dpop.mode !== 'disabled') {
+    throw new ConfigError('dpop', input.dpop === undefined ? 'AXIOMS_DPOP_MODE' : undefined, 'cannot be on with verifier "fastify-jwt" (its @fastify/jwt reads Authorization: Bearer only): set dpop: false, or use verifier "builtin"')
+  }
 
   return Object.freeze({
     issuers,
@@ -105,6 +126,8 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     ...verifier,
     protectedResourceMetadata: resourceMetadata(input.protectedResourceMetadata),
     openapi: openapiOf(input.openapi),
+    dpop,
+    mtls: resolveMtlsSettings(input.mtls, env),
     foreignOptions: Object.freeze(foreignOptions)
   })
 }

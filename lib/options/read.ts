@@ -24,8 +24,11 @@ export type Env = Record<string, string | undefined>
 /** A value and where it came from: `env` names the variable when it was read from there. */
 export interface Source<T> { value: T, env: string | undefined }
 
-/** The explicit option if given (even a falsy one), else its variable parsed by `parse`. */
-export function pick<T> (options: object, key: string, env: Env, envName: string, parse: (raw: string) => T): Source<T | undefined> {
+/**
+ * The explicit option if given (even a falsy one), else its variable parsed by `parse`. `name` is
+ * how errors call it (`dpop.mode` for the `mode` member of `dpop`).
+ */
+export function pick<T> (options: object, key: string, env: Env, envName: string, parse: (raw: string) => T, name = key): Source<T | undefined> {
   const value = (options as Record<string, unknown>)[key]
   if (value !== undefined) return { value: value as T, env: undefined }
   const raw = env[envName]
@@ -33,7 +36,7 @@ export function pick<T> (options: object, key: string, env: Env, envName: string
   try {
     return { value: parse(raw.trim()), env: envName }
   } catch (err) {
-    throw new ConfigError(key, envName, `could not be read: ${(err as Error).message}`)
+    throw new ConfigError(name, envName, `could not be read: ${(err as Error).message}`)
   }
 }
 

@@ -1,6 +1,7 @@
 // SECURITY.md §8 A: getting the credential. Only `Authorization: Bearer <token>` counts.
 import t from 'tap'
 import { accepted, createApi, createWorld, listen, refused, socketGet, token } from './harness.js'
+import { DPOP_OFFER, offered } from '../fixture.js'
 
 const world = await createWorld()
 t.teardown(() => world.close())
@@ -50,7 +51,7 @@ t.test('A6 only spaces separate scheme and token: TAB is another scheme', async 
   const port = await listen(api.app)
   const res = await socketGet(port, '/items', [`Authorization: Bearer\t${V()}`])
   t.equal(res.status, 401)
-  t.equal(res.headers['www-authenticate'], `Bearer realm="${api.realm}"`)
+  t.equal(res.headers['www-authenticate'], offered(api.realm))
   t.equal(api.calls, 0)
 })
 
@@ -101,9 +102,15 @@ t.test('A10 credentials anywhere but Authorization: 401 Missing Authorization He
   refused(t, await api.call({ url: '/items', headers: { 'x-access-token': v, 'x-authorization': `Bearer ${v}` } }), 'MH', api.realm, { bare: true }, 'x-*')
 })
 
-t.test('A11 DPoP scheme: unsupported, 401 bare', async t => {
+t.test('A11 DPoP scheme with a plain bearer token: not DPoP-bound; with dpop: false, an unsupported scheme', async t => {
   const api = await createApi(t, world)
-  refused(t, await api.call({ url: '/items', headers: { authorization: `DPoP ${V()}` } }), 'IB', api.realm, { bare: true })
+  const out = await api.call({ url: '/items', headers: { authorization: `DPoP ${V()}` } })
+  t.equal(out.status, 401)
+  t.same(out.body, { error: 'invalid_token', error_description: 'Access token is not DPoP-bound' })
+  t.equal(out.headers['www-authenticate'], `DPoP error="invalid_token", error_description="Access token is not DPoP-bound", ${DPOP_OFFER.slice(5)}`)
+  t.equal(out.handled, 0)
+  const off = await createApi(t, world, { options: { dpop: false } })
+  refused(t, await off.call({ url: '/items', headers: { authorization: `DPoP ${V()}` } }), 'IB', off.realm, { bare: true, dpopOff: true })
 })
 
 t.test('A12 oversized tokens: refused before decoding; 100 KB header gets 431 from Node', async t => {
@@ -142,7 +149,7 @@ t.test('A14 HEAD of a protected GET without a token: 401 (N18)', async t => {
   const api = await createApi(t, world)
   const out = await api.call({ method: 'HEAD', url: '/items' })
   t.equal(out.status, 401)
-  t.equal(out.headers['www-authenticate'], `Bearer realm="${api.realm}"`)
+  t.equal(out.headers['www-authenticate'], offered(api.realm))
   t.equal(out.handled, 0)
   const ok = await api.call({ method: 'HEAD', url: '/items', headers: { authorization: `Bearer ${V()}` } })
   t.equal(ok.status, 200)

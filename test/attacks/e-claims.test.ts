@@ -134,9 +134,23 @@ t.test('E15 an ID token: D stops it by audience, S by type', async t => {
   refused(t, await s.get(id), 'TYP', s.realm)
 })
 
-t.test('E16 sender-constrained token (cnf) sent as Bearer: Invalid access token (design choice)', async t => {
+t.test('E16 sender-constrained token (cnf) sent as Bearer: 401 invalid_token, its binding kept (RFC 9449 §7.2, RFC 8705 §3)', async t => {
   const d = await createApi(t, world)
-  for (const cnf of [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }, {}, null, 'x']) {
-    refused(t, await d.get(token(world, { cnf })), 'IAC', d.realm, {}, JSON.stringify(cnf))
+  const cases: Array<[unknown, string]> = [
+    [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' }, 'DPoP-bound access token requires the DPoP scheme'],
+    [{ 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dgA' }, 'Client certificate required'],
+    [{ 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }, 'Invalid access token'],
+    [{}, 'Invalid access token'],
+    [null, 'Invalid access token'],
+    ['x', 'Invalid access token'],
+    [{ jwk: { kty: 'EC' } }, 'Invalid access token'],
+    [{ jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I', kid: 'x' }, 'Invalid access token']
+  ]
+  for (const [cnf, description] of cases) {
+    const out = await d.get(token(world, { cnf }))
+    t.equal(out.status, 401, JSON.stringify(cnf))
+    t.same(out.body, { error: 'invalid_token', error_description: description }, JSON.stringify(cnf))
+    t.equal(out.headers['www-authenticate'], `Bearer realm="${d.realm}", error="invalid_token", error_description="${description}"`, JSON.stringify(cnf))
+    t.equal(out.handled, 0)
   }
 })

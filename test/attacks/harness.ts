@@ -9,6 +9,7 @@ import { Writable } from 'node:stream'
 import type { Test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions } from 'fastify'
 import axioms, { type AxiomsOptions } from '../../index.js'
+import { DPOP_OFFER } from '../fixture.js'
 import { createTestIssuer, generateTestKey, signJws, type TestIssuer, type TestKey } from '../../testing.js'
 
 export const A_ISS = 'https://idp-a.test'
@@ -249,8 +250,10 @@ export interface Expect {
   jwks?: number | null
   /** `scope="..."` expected on a 403 challenge. */
   scope?: string
-  /** Bare challenge (no error attribute): A1, A2, A6, A10, A11. */
+  /** Bare challenge (no error attribute): A1, A2, A6, A10. Bearer, then DPoP unless `dpopOff`. */
   bare?: boolean
+  /** The app runs with dpop: false: a bare challenge is Bearer's alone. */
+  dpopOff?: boolean
 }
 
 type Tap = Test
@@ -271,6 +274,7 @@ export function refused (t: Tap, out: Outcome, tag: Tag, realm: string, e: Expec
   t.same(out.body, { error, error_description: DESC[tag] }, msg(`body ${tag}`))
   let challenge: string | undefined = `Bearer realm="${realm}"`
   if (e.bare !== true) challenge += `, error="${error}", error_description="${DESC[tag]}"`
+  else if (e.dpopOff !== true) challenge += `, ${DPOP_OFFER}`
   if (e.scope !== undefined) challenge += `, scope="${e.scope}"`
   if (tag === 'TU' || tag === 'NF') challenge = undefined
   t.equal(out.headers['www-authenticate'], challenge, msg('challenge'))

@@ -132,7 +132,8 @@ t.test('I7 garbage is refused before any crypto or fetch (time measured)', async
 t.test('I8 every 401 carries WWW-Authenticate with double-quoted values (real socket)', async t => {
   const api = await createApi(t, world)
   const port = await listen(api.app)
-  const quoted = /^Bearer realm="[^"\\]*"(, (error|error_description|scope)="[\x20\x21\x23-\x5b\x5d-\x7e]*")*$/
+  // A Bearer challenge, then (no usable credentials, DPoP accepted) the DPoP one.
+  const quoted = /^Bearer realm="[^"\\]*"(, (error|error_description|scope)="[\x20\x21\x23-\x5b\x5d-\x7e]*")*(, DPoP algs="[A-Za-z0-9 ]+")?$/
   for (const line of [[], ['Authorization: Basic x'], ['Authorization: Bearer'], ['Authorization: Bearer a.b.c'], [`Authorization: Bearer ${token(world, { exp: 1 })}`]]) {
     const res = await socketGet(port, '/items', line)
     t.equal(res.status, 401)

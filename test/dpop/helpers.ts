@@ -1,9 +1,8 @@
 // Byte-level builders for DPoP proofs: header and payload JSON text, base64url segments and
 // signatures made here with node:crypto, independent of the plugin and of the test kit.
 import { constants, createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
-import { randomNonceSecret } from '../../lib/dpop/proof.js'
 import { type DpopSettings, resolveDpopSettings } from '../../lib/dpop/options.js'
-import { DpopError } from '../../lib/dpop/errors.js'
+import { AxiomsError } from '../../lib/errors.js'
 
 export const b64u = (data: string | Uint8Array): string => Buffer.from(data).toString('base64url')
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('base64url')
@@ -68,15 +67,15 @@ export function proof (key: RawKey, now: number, over: { header?: Record<string,
 }
 
 export function settings (dpop: unknown = {}, env: Record<string, string> = {}): DpopSettings {
-  return resolveDpopSettings(dpop, env, randomNonceSecret)
+  return resolveDpopSettings(dpop, env)
 }
 
-/** The DpopError thrown (sync) or rejected by fn, or undefined. */
-export async function refusal (fn: () => unknown): Promise<DpopError | undefined> {
+/** The AxiomsError thrown (sync) or rejected by fn, or undefined. */
+export async function refusal (fn: () => unknown): Promise<AxiomsError | undefined> {
   try {
     await fn()
   } catch (err) {
-    if (err instanceof DpopError) return err
+    if (err instanceof AxiomsError) return err
     throw err
   }
   return undefined

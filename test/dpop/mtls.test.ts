@@ -10,7 +10,7 @@ import {
   certificateThumbprint, checkCertificateBinding, clientCertificate, confirmationX5t, type MtlsSettings,
   parseCertificate, peerCertificate, resolveMtlsSettings
 } from '../../lib/mtls.js'
-import { DpopError } from '../../lib/dpop/errors.js'
+import { AxiomsError } from '../../lib/errors.js'
 import { certificateThumbprint as kitThumbprint } from '../../testing.js'
 import { issue, type Issued, selfSigned } from './certs.js'
 
@@ -24,7 +24,7 @@ function reasonOf (fn: () => unknown): string | undefined {
   try {
     fn()
   } catch (err) {
-    if (err instanceof DpopError) return err.reason
+    if (err instanceof AxiomsError) return err.reason
     throw err
   }
   return undefined
@@ -40,7 +40,7 @@ function bindingRoute (app: FastifyInstance, settings: MtlsSettings): void {
       checkCertificateBinding(expected as string, der)
       return { ok: true, x5t: certificateThumbprint(der as Buffer) }
     } catch (err) {
-      const e = err as DpopError
+      const e = err as AxiomsError
       return reply.code(e.statusCode).send({ reason: e.reason, detail: e.detail ?? null, x5t: der === undefined ? null : certificateThumbprint(der) })
     }
   })

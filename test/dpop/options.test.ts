@@ -3,7 +3,7 @@
 // name the option and its variable.
 import t, { type Test } from 'tap'
 import { ConfigError } from '../../lib/options/index.js'
-import { parseDuration, resolveDpopSettings, routeRequiresDpop } from '../../lib/dpop/options.js'
+import { resolveDpopSettings, routeRequiresDpop } from '../../lib/dpop/options.js'
 import { resolveMtlsSettings } from '../../lib/mtls.js'
 import { MemoryReplayStore } from '../../lib/dpop/replay.js'
 import { settings } from './helpers.js'
@@ -113,42 +113,34 @@ t.test('startup errors name the option and its variable', async t => {
   configError(t, () => resolveDpopSettings({ mode: 'on' }, {}, secret), /"dpop\.mode" must be one of allowed, required, disabled/)
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_MODE: 'strict' }, secret), /"dpop\.mode" \(env AXIOMS_DPOP_MODE\)/)
   configError(t, () => resolveDpopSettings({ iatOffset: -1 }, {}, secret), /"dpop\.iatOffset" must be a duration/)
-  configError(t, () => resolveDpopSettings({ iatOffset: '5 m' }, {}, secret), /"dpop\.iatOffset" must be a duration/)
-  configError(t, () => resolveDpopSettings({ iatOffset: '300' }, {}, secret), /"dpop\.iatOffset" must be a duration/, 'a unit-less string option')
-  configError(t, () => resolveDpopSettings({ iatOffset: '2h' }, {}, secret), /between 0 and 3600 seconds, got 7200/)
-  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_IAT_LEEWAY: '11m' }, secret), /"dpop\.iatLeeway" \(env AXIOMS_DPOP_IAT_LEEWAY\) must be between 0 and 600/)
+  configError(t, () => resolveDpopSettings({ iatOffset: '5 minutes' }, {}, secret), /"dpop\.iatOffset" must be a duration/)
+  configError(t, () => resolveDpopSettings({ iatOffset: '2h' }, {}, secret), /"dpop\.iatOffset" must be between 0ms and 1h, got 2h/)
+  configError(t, () => resolveDpopSettings({ iatOffset: 300000 }, {}, secret), /got 300000 seconds; for milliseconds write '300000ms'/, 'the one duration rule: numbers are seconds')
+  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_IAT_LEEWAY: '11m' }, secret), /"dpop\.iatLeeway" \(env AXIOMS_DPOP_IAT_LEEWAY\) must be between 0ms and 10m/)
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_IAT_OFFSET: 'soon' }, secret), /AXIOMS_DPOP_IAT_OFFSET\) must be a duration/)
   configError(t, () => resolveDpopSettings({ algorithms: [] }, {}, secret), /"dpop\.algorithms" must be a non-empty list/)
   configError(t, () => resolveDpopSettings({ algorithms: 'ES256' }, {}, secret), /"dpop\.algorithms" must be a list/)
   for (const alg of ['none', 'HS256', 'es256', 'ES256K', 1]) {
     configError(t, () => resolveDpopSettings({ algorithms: ['ES256', alg] }, {}, secret), /only asymmetric algorithms/, String(alg))
   }
-  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_ALGORITHMS: '[' }, secret), /AXIOMS_DPOP_ALGORITHMS\) is not a valid JSON array/)
-  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_ALGORITHMS: '["ES256"' }, secret), /not a valid JSON array/)
+  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_ALGORITHMS: '[' }, secret), /AXIOMS_DPOP_ALGORITHMS\) could not be read/)
+  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_ALGORITHMS: '["ES256"' }, secret), /could not be read/)
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_NONCE: 'true', AXIOMS_DPOP_NONCE_SECRET: '[{"a":1}]' }, secret), /dpop\.nonce\.secret/)
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_ALGORITHMS: ',' }, secret), /must be a non-empty list/)
   configError(t, () => resolveDpopSettings({ nonce: 'true' }, {}, secret), /"dpop\.nonce" must be true or false/)
-  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_NONCE: 'maybe' }, secret), /"dpop\.nonce" \(env AXIOMS_DPOP_NONCE\) must be true or false/)
+  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_NONCE: 'maybe' }, secret), /"dpop\.nonce" \(env AXIOMS_DPOP_NONCE\) could not be read: "maybe" is not a boolean/)
   configError(t, () => resolveDpopSettings({ nonce: { secrets: [] } }, {}, secret), /"dpop\.nonce\.secrets" is not an option/)
   configError(t, () => resolveDpopSettings({ nonce: { secret: 'short' } }, {}, secret), /"dpop\.nonce\.secret" must be at least 32 bytes/)
   configError(t, () => resolveDpopSettings({ nonce: { secret: [] } }, {}, secret), /at least one secret/)
   configError(t, () => resolveDpopSettings({ nonce: { secret: [1] } }, {}, secret), /must be a string, a Buffer or a list/)
-  configError(t, () => resolveDpopSettings({ nonce: { lifetime: '1s' } }, {}, secret), /"dpop\.nonce\.lifetime" must be between 10 and 3600/)
+  configError(t, () => resolveDpopSettings({ nonce: { lifetime: '1s' } }, {}, secret), /"dpop\.nonce\.lifetime" must be between 10s and 1h, got 1s/)
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_NONCE_SECRET: 'x'.repeat(32) }, secret), /"dpop\.nonce" \(env AXIOMS_DPOP_NONCE\) is off, but AXIOMS_DPOP_NONCE_SECRET is set/)
   configError(t, () => resolveDpopSettings({ nonce: false }, { AXIOMS_DPOP_NONCE_LIFETIME: '1m' }, secret), /is off, but AXIOMS_DPOP_NONCE_LIFETIME is set/)
   configError(t, () => resolveDpopSettings({ replayStore: {} }, {}, secret), /"dpop\.replayStore" must be an object with a claim/)
   configError(t, () => resolveDpopSettings({ replayStore: new MemoryReplayStore(), replayCacheSize: 10 }, {}, secret), /cannot be combined with replayStore/)
-  configError(t, () => resolveDpopSettings({ replayCacheSize: 0 }, {}, secret), /"dpop\.replayCacheSize" must be an integer between 1/)
-  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_REPLAY_CACHE_SIZE: '1e3' }, secret), /AXIOMS_DPOP_REPLAY_CACHE_SIZE\) must be an integer/)
-  configError(t, () => resolveDpopSettings({ replayTimeout: '1m' }, {}, secret), /"dpop\.replayTimeout" must be between 0.001 and 30/)
-})
-
-t.test('parseDuration: seconds, or <n>ms|s|m|h|d', async t => {
-  const cases: Array<[unknown, number]> = [[0, 0], [30, 30], [1.5, 1.5], ['500ms', 0.5], ['30s', 30], ['5m', 300], ['2h', 7200], ['1d', 86400], ['0.5s', 0.5]]
-  for (const [input, out] of cases) t.equal(parseDuration(input), out, String(input))
-  for (const bad of [-1, Number.NaN, Infinity, '5', '5 s', '5sec', 's', '-5s', '', '1e3s', null, true, {}]) {
-    t.throws(() => parseDuration(bad), Error, JSON.stringify(bad))
-  }
+  configError(t, () => resolveDpopSettings({ replayCacheSize: 0 }, {}, secret), /"dpop\.replayCacheSize" must be an integer >= 1/)
+  configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_REPLAY_CACHE_SIZE: '1.5' }, secret), /AXIOMS_DPOP_REPLAY_CACHE_SIZE\) must be an integer/)
+  configError(t, () => resolveDpopSettings({ replayTimeout: '1m' }, {}, secret), /"dpop\.replayTimeout" must be between 1ms and 30s, got 1m/)
 })
 
 t.test('a route may require DPoP for itself', async t => {

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { accessTokenHash, confirmationJkt, countRawHeader, DpopVerifier, type DpopRequest, MAX_PROOF_BYTES } from '../../lib/dpop/proof.js'
-import { DpopError } from '../../lib/dpop/errors.js'
+import { AxiomsError } from '../../lib/errors.js'
 import { type DpopReplayStore, ReplayStoreFullError } from '../../lib/dpop/replay.js'
 import { decodeCompact } from '../../lib/bearer.js'
 import { b64u, parts, proof, proofFromText, rawKey, refusal, settings, sha256, signatureFor, TOKEN } from './helpers.js'
@@ -520,14 +520,14 @@ t.test('proof headers do not enter the access-token header memo', async t => {
   t.ok(Object.isFrozen(decodeCompact(value).header), 'memo on (access tokens): frozen and shared')
 })
 
-t.test('every refusal is a DpopError with a stable code, and no stack frames', async t => {
-  const e = await refusal(() => rig().check(undefined)) as DpopError
+t.test('every refusal is a AxiomsError with a stable code, and no stack frames', async t => {
+  const e = await refusal(() => rig().check(undefined)) as AxiomsError
   t.equal(e.code, 'AXIOMS_DPOP_MISSING')
-  t.equal(e.stack, 'DpopError: Missing DPoP proof')
+  t.equal(e.stack, 'AxiomsError: Missing DPoP proof')
   t.same(JSON.parse(JSON.stringify(e)), { error: 'invalid_dpop_proof', error_description: 'Missing DPoP proof' })
-  t.ok(e instanceof DpopError)
-  t.notOk(new Error('x') instanceof DpopError)
-  t.notOk((null as unknown) instanceof DpopError)
+  t.ok(e instanceof AxiomsError)
+  t.notOk(new Error('x') instanceof AxiomsError)
+  t.notOk((null as unknown) instanceof AxiomsError)
 })
 
 t.test('duplicate JSON members: the last one, as JSON.parse gives it, is what every check reads', async t => {
