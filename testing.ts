@@ -1,6 +1,7 @@
 // axioms-fastify/testing: a real issuer on 127.0.0.1 for tests and samples. It serves discovery and
 // a JWKS, signs tokens with generated keys, rotates them and can play an outage.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createTlsServer } from 'node:https'
 import { createHash, generateKeyPairSync, type KeyObject, randomUUID, sign as cryptoSign, constants } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { Algorithm, AxiomsOptions } from './lib/options/index.js'
@@ -18,6 +19,11 @@ export interface TestIssuerOptions {
   expiresIn?: number
   /** Serve `/.well-known/openid-configuration`. Default true. */
   discovery?: boolean
+  /**
+   * Serve HTTPS with this certificate (PEM, for 127.0.0.1) and key: `url` becomes
+   * `https://127.0.0.1:PORT`. The plugin must trust its CA, e.g. through NODE_EXTRA_CA_CERTS.
+   */
+  tls?: { cert: string | Buffer, key: string | Buffer }
 }
 
 export interface SignOptions {
@@ -61,7 +67,7 @@ export interface TestKey {
 export interface TestIssuer {
   /** The issuer identifier (`iss`). */
   readonly issuer: string
-  /** The server's own base URL (`http://127.0.0.1:PORT`). */
+  /** The server's own base URL (`http://127.0.0.1:PORT`, or `https://` with `tls`). */
   readonly url: string
   readonly jwksUri: string
   readonly discoveryUri: string
@@ -160,7 +166,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
   let issuer = options.issuer ?? ''
   let url = ''
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = String(req.url).split('?')[0]
     const isJwks = path === '/.well-known/jwks.json'
     const isDiscovery = discovery && path === '/.well-known/openid-configuration'
@@ -179,7 +185,8 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     } else {
       answer(isJwks, mode, req, res)
     }
-  })
+  }
+  const server: Server = options.tls === undefined ? createServer(handle) : createTlsServer({ cert: options.tls.cert, key: options.tls.key }, handle)
 
   function answer (isJwks: boolean, mode: IssuerMode, req: IncomingMessage, res: ServerResponse): void {
     if (res.destroyed) return
@@ -246,7 +253,7 @@ export async function createTestIssuer (options: TestIssuerOptions = {}): Promis
     res.end(text)
   }
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`
   if (issuer === '') issuer = url
 
   function keyFor (alg: Algorithm | undefined): TestKey {

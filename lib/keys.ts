@@ -262,7 +262,7 @@ export class KeyStore {
     at.url = `${base}/.well-known/openid-configuration`
     let doc
     try {
-      doc = await fetchJson(at.url, timeout, maxBytes, this.closing.signal)
+      doc = await fetchJson(at.url, timeout, maxBytes, this.closing.signal, { proxy: this.opts.proxy })
     } catch (err) {
       // No discovery document: the conventional location ({issuer}/.well-known/jwks.json).
       if (err instanceof FetchError && err.status === 404) return `${base}/.well-known/jwks.json`
@@ -286,7 +286,7 @@ export class KeyStore {
       const uri = await this.resolveJwksUri(at)
       at.stage = 'jwks'
       at.url = uri
-      const got = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes, this.closing.signal)
+      const got = await fetchJson(uri, this.opts.timeout, this.opts.maxBytes, this.closing.signal, { proxy: this.opts.proxy })
       const list = (got.body as { keys?: unknown } | null)?.keys
       if (!Array.isArray(list)) throw new FetchError('not_a_jwks', got)
       this.replace(list)
@@ -301,9 +301,11 @@ export class KeyStore {
       this.lastError = code
       // A moved jwks_uri is found again through discovery on the next attempt.
       if (discovered) this.jwksUri = undefined
-      const seen = { status: failure.status, contentType: failure.contentType, bytes: failure.bytes }
+      // `proxy` is shown without its credentials (scheme, host, port).
+      const seen = { status: failure.status, contentType: failure.contentType, bytes: failure.bytes, proxy: failure.proxy }
+      const via = failure.proxy === undefined ? '' : ` through proxy ${failure.proxy}`
       this.log.warn({ issuer: this.issuer.id, stage: at.stage, url: at.url, cause: code, ...defined(seen) },
-        `axioms: ${at.stage === 'discovery' ? 'OIDC discovery' : 'JWKS fetch'} for ${this.issuer.id} failed: GET ${at.url} ${describeFailure(failure, this.opts)}`)
+        `axioms: ${at.stage === 'discovery' ? 'OIDC discovery' : 'JWKS fetch'} for ${this.issuer.id} failed: GET ${at.url}${via} ${describeFailure(failure, this.opts)}`)
       this.publish('fetch_failed', { cause: code, stage: at.stage, url: at.url, ...defined(seen) })
       throw err
     }
@@ -475,9 +477,12 @@ function defined<T extends object> (obj: T): { [K in keyof T]?: Exclude<T[K], un
 function describeFailure (err: FetchError, opts: JwksSettings): string {
   const what = [err.contentType, err.bytes === undefined ? undefined : `${err.bytes} bytes`].filter(x => x !== undefined).join(', ')
   const http = err.status === undefined ? '' : `HTTP ${err.status}${what === '' ? '' : ` (${what})`}`
+  if (err.code === 'proxy_status_407') return 'was refused by the proxy: HTTP 407 (it wants credentials, or refused the ones in the proxy URL)'
+  if (err.code.startsWith('proxy_status_')) return `was refused by the proxy: HTTP ${err.code.slice(13)} to CONNECT`
   switch (err.code) {
     case 'timeout': return `timed out after ${formatDuration(opts.timeout)} (jwksTimeout)${http === '' ? '' : `, after ${http}`}`
     case 'network': return `could not be completed (connection refused, reset or closed)${http === '' ? '' : `, after ${http}`}`
+    case 'proxy_network': return 'could not reach the proxy (connection refused, reset or closed, or its name does not resolve)'
     case 'too_large': return `answered more than jwksMaxBytes (${opts.maxBytes} bytes): ${http}`
     case 'invalid_json': return `answered ${http}, which is not JSON`
     case 'not_a_jwks': return `answered ${http}, a JSON document without a "keys" array`

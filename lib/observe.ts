@@ -30,6 +30,8 @@ export interface JwksMessage {
   status?: number
   contentType?: string
   bytes?: number
+  /** fetch_failed: the proxy the request went through (scheme, host and port; never credentials). */
+  proxy?: string
 }
 
 export const verifyChannel = diagnostics.channel(VERIFY_CHANNEL)

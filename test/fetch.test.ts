@@ -1,9 +1,12 @@
 // lib/fetch.ts against a local misbehaving HTTP server: one deadline for headers and body, a byte
 // cap (declared or counted), no redirects, fixed error codes that never carry the response body.
+// The contract holds on both paths: direct (Node's fetch) and through a real proxy (undici's).
 import t from 'tap'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { FetchError, fetchJson } from '../lib/fetch.js'
+import { resolveProxy, type ProxySettings } from '../lib/options/proxy.js'
+import { startProxy } from './proxy/server.js'
 
 const open = new Set<ServerResponse>()
 const server = createServer((req, res) => {
@@ -62,55 +65,74 @@ t.teardown(async () => {
   await new Promise(resolve => server.close(resolve))
 })
 
-async function failure (path: string, timeout = 2000, maxBytes = 1024): Promise<FetchError> {
-  try {
-    await fetchJson(base + path, timeout, maxBytes)
-  } catch (err) {
-    if (err instanceof FetchError) return err
-    throw err
+const proxy = await startProxy(t)
+const viaProxy = resolveProxy({ proxy: proxy.url }, {}) as ProxySettings
+
+for (const [path, settings] of [['direct', undefined], ['through a proxy', viaProxy]] as const) {
+  const shown = settings === undefined ? {} : { proxy: proxy.url }
+  const failure = async (url: string, timeout = 2000, maxBytes = 1024): Promise<FetchError> => {
+    try {
+      await fetchJson(base + url, timeout, maxBytes, undefined, { proxy: settings })
+    } catch (err) {
+      if (err instanceof FetchError) return err
+      throw err
+    }
+    throw new Error(`${url} did not fail`)
   }
-  throw new Error(`${path} did not fail`)
+  const passed = (): number => proxy.passed.length
+
+  t.test(`${path}: a JSON document is returned with its status`, async t => {
+    const before = passed()
+    t.same(await fetchJson(base + '/ok', 2000, 1024, undefined, { proxy: settings }), { status: 200, body: { keys: [] }, contentType: 'application/json', bytes: 11, ...shown })
+    t.same((await fetchJson(base + '/exact', 2000, 1024, undefined, { proxy: settings })).status, 200, 'exactly maxBytes is fine')
+    t.equal(passed() - before, settings === undefined ? 0 : 2, 'the proxy saw the requests, or none')
+  })
+
+  t.test(`${path}: size cap: one byte over, a declared length, a 10 MB stream`, async t => {
+    t.equal((await failure('/one-over')).code, 'too_large')
+    const declared = await failure('/declared', 60_000)
+    t.equal(declared.code, 'too_large')
+    t.equal(declared.status, 200)
+    t.equal(declared.bytes, 2 * 1024 * 1024, 'the declared size is kept for the warning')
+    t.equal(declared.proxy, shown.proxy, 'and the proxy it came through')
+    const counted = await failure('/one-over')
+    t.equal(counted.bytes, 1025, 'or the bytes counted when the cap was passed')
+    t.equal((await failure('/chunked', 60_000, 1024 * 1024)).code, 'too_large')
+  })
+
+  t.test(`${path}: a silent host and a trickled body are cut by the one deadline`, async t => {
+    const started = Date.now()
+    const hang = await failure('/hang', 300)
+    t.equal(hang.code, 'timeout')
+    t.equal(hang.status, undefined)
+    const trickle = await failure('/trickle', 300, 1024 * 1024)
+    t.equal(trickle.code, 'timeout')
+    t.equal(trickle.status, 200)
+    t.ok(Date.now() - started < 2000, 'each within its deadline')
+  })
+
+  t.test(`${path}: error statuses, redirects, body-less answers and bad JSON`, async t => {
+    const status = await failure('/status')
+    t.equal(status.code, 'status_500')
+    t.equal(status.status, 500)
+    t.notMatch(status.message, /secret|html/, 'the body is never echoed')
+    t.equal((await failure('/nothing-here')).code, 'status_404')
+    t.equal((await failure('/304')).code, 'status_304')
+    t.equal((await failure('/204')).code, 'invalid_json')
+    t.equal((await failure('/redirect')).code, 'status_302', 'redirects are refused')
+    t.equal((await failure('/badjson')).code, 'invalid_json')
+    t.equal((await failure('/badutf8')).code, 'invalid_json', 'UTF-8 is decoded strictly')
+  })
+
+  t.test(`${path}: a body dropped half-way`, async t => {
+    const drop = await failure('/drop')
+    t.equal(drop.code, 'network')
+    t.equal(drop.status, 200)
+    t.equal(drop.name, 'FetchError')
+  })
 }
 
-t.test('a JSON document is returned with its status', async t => {
-  t.same(await fetchJson(base + '/ok', 2000, 1024), { status: 200, body: { keys: [] }, contentType: 'application/json', bytes: 11 })
-  t.same((await fetchJson(base + '/exact', 2000, 1024)).status, 200, 'exactly maxBytes is fine')
-})
-
-t.test('size cap: one byte over, a declared length, a 10 MB stream', async t => {
-  t.equal((await failure('/one-over')).code, 'too_large')
-  const declared = await failure('/declared', 60_000)
-  t.equal(declared.code, 'too_large')
-  t.equal(declared.status, 200)
-  t.equal(declared.bytes, 2 * 1024 * 1024, 'the declared size is kept for the warning')
-  const counted = await failure('/one-over')
-  t.equal(counted.bytes, 1025, 'or the bytes counted when the cap was passed')
-  t.equal((await failure('/chunked', 60_000, 1024 * 1024)).code, 'too_large')
-})
-
-t.test('a silent host and a trickled body are cut by the one deadline', async t => {
-  const hang = await failure('/hang', 300)
-  t.equal(hang.code, 'timeout')
-  t.equal(hang.status, undefined)
-  const trickle = await failure('/trickle', 300, 1024 * 1024)
-  t.equal(trickle.code, 'timeout')
-  t.equal(trickle.status, 200)
-})
-
-t.test('error statuses, redirects, body-less answers and bad JSON', async t => {
-  const status = await failure('/status')
-  t.equal(status.code, 'status_500')
-  t.equal(status.status, 500)
-  t.notMatch(status.message, /secret|html/, 'the body is never echoed')
-  t.equal((await failure('/nothing-here')).code, 'status_404')
-  t.equal((await failure('/304')).code, 'status_304')
-  t.equal((await failure('/204')).code, 'invalid_json')
-  t.equal((await failure('/redirect')).code, 'status_302', 'redirects are refused')
-  t.equal((await failure('/badjson')).code, 'invalid_json')
-  t.equal((await failure('/badutf8')).code, 'invalid_json', 'UTF-8 is decoded strictly')
-})
-
-t.test('network faults: refused connection, dropped body', async t => {
+t.test('a refused connection (direct; through a proxy: test/proxy/fetch.test.ts)', async t => {
   const closed = createServer()
   await new Promise<void>(resolve => closed.listen(0, '127.0.0.1', resolve))
   const port = (closed.address() as AddressInfo).port
@@ -121,10 +143,6 @@ t.test('network faults: refused connection, dropped body', async t => {
   } catch (err) {
     t.equal((err as FetchError).code, 'network')
   }
-  const drop = await failure('/drop')
-  t.equal(drop.code, 'network')
-  t.equal(drop.status, 200)
-  t.equal(drop.name, 'FetchError')
 })
 
 t.test('a connection reset before any answer is retried once, within the same deadline', async t => {

@@ -189,7 +189,7 @@ t.test('KeyStore: start() twice keeps one timer; stop() is idempotent; refresh i
   const warnings: object[] = []
   const store = new KeyStore(
     { id: idp.issuer, accepted: [idp.issuer], jwksUri: idp.jwksUri, audiences: new Set(['a']), templates: [], tenants: undefined, authorizationServers: [idp.issuer] },
-    { refreshInterval: 60_000, cacheTtl: 120_000, prefetch: true, cooldown: 30_000, timeout: 2000, maxBytes: 65536 },
+    { refreshInterval: 60_000, cacheTtl: 120_000, prefetch: true, cooldown: 30_000, timeout: 2000, maxBytes: 65536, proxy: undefined },
     { warn: o => warnings.push(o), debug: () => {} }
   )
   store.start()

@@ -18,9 +18,18 @@ async function buildApp (auth: AxiomsOptions): Promise<FastifyInstance> {
 }
 
 // --- the tests ---
-// A developer's shell may export AXIOMS_* variables for a real IdP: idp.pluginOptions() reads none
-// of them (env: {}). Here the process has hostile ones, and every assertion still holds.
-const exported = { AXIOMS_JWKS_URL: 'http://127.0.0.1:9/jwks.json', AXIOMS_ALGORITHMS: 'ES512', AXIOMS_TOKEN_TYPS: 'other+jwt', AXIOMS_SCOPE_CLAIMS: 'nope' }
+// A developer's shell may export AXIOMS_* variables for a real IdP, and a corporate proxy:
+// idp.pluginOptions() reads none of them (env: {}). Here the process has hostile ones (a proxy that
+// refuses every connection), and every assertion still holds.
+const exported = {
+  AXIOMS_JWKS_URL: 'http://127.0.0.1:9/jwks.json',
+  AXIOMS_ALGORITHMS: 'ES512',
+  AXIOMS_TOKEN_TYPS: 'other+jwt',
+  AXIOMS_SCOPE_CLAIMS: 'nope',
+  HTTP_PROXY: 'http://127.0.0.1:1',
+  HTTPS_PROXY: 'http://127.0.0.1:1',
+  http_proxy: 'http://127.0.0.1:1'
+}
 Object.assign(process.env, exported)
 t.teardown(() => { for (const k of Object.keys(exported)) Reflect.deleteProperty(process.env, k) })
 

@@ -39,6 +39,10 @@ test('the plugin registers with typed options', () => {
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', jwksTimeout: '500ms', jwksRefreshInterval: '10m', jwksCacheTtl: 3600, clockTolerance: '30s', jwksCooldown: 0.5 })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', decoratorName: 'auth', problemDetails: true })).type.not.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', verifier: 'fastify-jwt' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: false })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: 'http://user:pass@proxy.corp:3128' })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: { url: 'http://proxy.corp:3128', noProxy: ['.corp', '10.0.0.0/8'] } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', proxy: { noProxy: 'localhost,127.0.0.1' } })).type.not.toRaiseError()
   expect<VerifierName>().type.toBe<'builtin' | 'fastify-jwt'>()
   // Issuer templates: an allow-list, { name: value } items, or a synchronous function of the values.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', jwksUri: 'https://login.example/keys', tenants: ['a', 'b'] })).type.not.toRaiseError()
@@ -67,6 +71,9 @@ test('wrong option types do not compile', () => {
   // A tenant function decides synchronously: an async one does not compile.
   expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', tenants: async () => true })).type.toRaiseError()
   expect(app.register(axioms, { audience: 'api', issuer: 'https://login.example/{tenant}/v2.0', tenants: 42 })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: 3128 })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: { uri: 'http://proxy.corp:3128' } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', proxy: { url: 'http://proxy.corp:3128', noProxy: 7 } })).type.toRaiseError()
   expect<AxiomsOptions>().type.not.toBeAssignableFrom({ audienc: 'typo' })
 })
 

@@ -6,6 +6,7 @@ import { type ProtectedResourceMetadataOptions, type OpenApiOptions, openapiOf, 
 import { type IssuerInput, type IssuerSettings, resolveIssuers } from './issuers.js'
 import { type JwksInput, type JwksSettings, resolveJwks } from './jwks.js'
 import { foreignKeys } from './names.js'
+import { type ProxyInput, type ProxySettings, resolveProxy } from './proxy.js'
 import { ConfigError, type Env, booleanOf, given, integerIn, parseList, parseNumber, pick, safeMethodSet } from './read.js'
 import { type ResponseInput, type ResponseSettings, resolveResponses } from './responses.js'
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
@@ -19,10 +20,11 @@ export type { Duration } from './duration.js'
 export { ALGORITHMS, type Algorithm } from './tokens.js'
 export type { IssuerOptions, IssuerSettings, TenantsOption } from './issuers.js'
 export type { JwksSettings } from './jwks.js'
+export type { ProxyOptions, ProxySettings } from './proxy.js'
 export type { ProtectedResourceMetadataOptions, OpenApiOptions } from './documents.js'
 export type { VerifierName } from './verifier.js'
 
-export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, JwksInput, ResponseInput, VerifierInput {
+export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, JwksInput, ProxyInput, ResponseInput, VerifierInput {
   safeMethods?: string[]
   tokenMiddleware?: boolean
   /** Verified tokens remembered (LRU). Not with verifier 'fastify-jwt'. */
@@ -49,8 +51,8 @@ export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, Jwks
    */
   mtls?: false | MtlsOptions
   /**
-   * Where AXIOMS_* variables are read from, at register(), for options not passed. Default
-   * `process.env`; `{}` reads none (tests).
+   * Where AXIOMS_* variables, and the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), are
+   * read from, at register(), for options not passed. Default `process.env`; `{}` reads none (tests).
    */
   env?: Record<string, string | undefined>
 }
@@ -59,6 +61,8 @@ export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings
   readonly issuers: readonly IssuerSettings[]
   readonly safeMethods: ReadonlySet<string>
   readonly jwks: JwksSettings
+  /** The egress proxy of every outbound request (the same object as `jwks.proxy`). */
+  readonly proxy: ProxySettings | undefined
   readonly tokenMiddleware: boolean
   readonly tokenCache: number
   readonly verifyBatch: number
@@ -78,7 +82,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
-  'openapi', 'verifier', 'dpop', 'mtls', 'env'
+  'openapi', 'verifier', 'dpop', 'mtls', 'proxy', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -101,6 +105,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
   const verifyBatch = integerIn(batchSrc, 'verifyBatch', DEFAULT_VERIFY_BATCH, 0)
   // A bigger batch delays the first response of a burst by that many signature checks.
   if (verifyBatch > 1024) throw new ConfigError('verifyBatch', batchSrc.env, 'must be at most 1024')
+  const proxy = resolveProxy(input, env)
   // @fastify/jwt reads `Authorization: Bearer` only: DPoP cannot reach it, so the mode is off there.
   const dpopGiven = input.dpop !== undefined || (env.AXIOMS_DPOP_MODE ?? '').trim() !== ''
   const dpop = resolveDpopSettings(verifier.verifier === 'fastify-jwt' && !dpopGiven ? false : input.dpop, env)
@@ -118,7 +123,8 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     ...resolveTokens(input, env),
     ...resolveClaims(input, env, domain, preset.value),
     safeMethods: safeMethodSet(safeSrc.value, 'safeMethods', safeSrc.env) ?? new Set(['OPTIONS']),
-    jwks: resolveJwks(input, env),
+    jwks: resolveJwks(input, env, proxy),
+    proxy,
     ...resolveResponses(input, env, (issuers[0] as IssuerSettings).id),
     tokenMiddleware: booleanOf(given(input.tokenMiddleware), 'tokenMiddleware', false),
     tokenCache,

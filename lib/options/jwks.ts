@@ -2,6 +2,7 @@
 // are seconds, strings carry their unit; the ranges refuse values written in milliseconds.
 import { ConfigError, type Env, booleanOf, integerIn, parseBoolean, parseNumber, parseString, pick } from './read.js'
 import { type Duration, durationOf, formatDuration } from './duration.js'
+import type { ProxySettings } from './proxy.js'
 
 export interface JwksInput {
   /** Background refresh of each JWKS. Default 600 s (`'10m'`). */
@@ -25,11 +26,13 @@ export interface JwksSettings {
   readonly cooldown: number
   readonly timeout: number
   readonly maxBytes: number
+  /** The egress proxy of discovery and JWKS requests (the `proxy` option); undefined: none. */
+  readonly proxy: ProxySettings | undefined
 }
 
 const DAY = 86_400_000
 
-export function resolveJwks (input: JwksInput, env: Env): JwksSettings {
+export function resolveJwks (input: JwksInput, env: Env, proxy: ProxySettings | undefined): JwksSettings {
   const refreshInterval = durationOf(pick(input, 'jwksRefreshInterval', env, 'AXIOMS_JWKS_REFRESH_INTERVAL', parseString), 'jwksRefreshInterval',
     { fallback: 600_000, min: 1000, max: DAY })
   const ttlSrc = pick(input, 'jwksCacheTtl', env, 'AXIOMS_JWKS_CACHE_TTL', parseString)
@@ -43,6 +46,7 @@ export function resolveJwks (input: JwksInput, env: Env): JwksSettings {
     prefetch: booleanOf(pick(input, 'jwksPrefetch', env, 'AXIOMS_JWKS_PREFETCH', parseBoolean), 'jwksPrefetch', true),
     cooldown: durationOf(pick(input, 'jwksCooldown', env, 'AXIOMS_JWKS_COOLDOWN', parseString), 'jwksCooldown', { fallback: 30_000, min: 0, max: 3_600_000 }),
     timeout: durationOf(pick(input, 'jwksTimeout', env, 'AXIOMS_JWKS_TIMEOUT', parseString), 'jwksTimeout', { fallback: 5000, min: 10, max: 60_000 }),
-    maxBytes: integerIn(pick(input, 'jwksMaxBytes', env, 'AXIOMS_JWKS_MAX_BYTES', parseNumber), 'jwksMaxBytes', 1024 * 1024, 1024)
+    maxBytes: integerIn(pick(input, 'jwksMaxBytes', env, 'AXIOMS_JWKS_MAX_BYTES', parseNumber), 'jwksMaxBytes', 1024 * 1024, 1024),
+    proxy
   })
 }

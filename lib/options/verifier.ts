@@ -22,7 +22,8 @@ export interface VerifierSettings {
   readonly ignoredOptions: readonly string[]
 }
 
-// Key-set options, with their variables: get-jwks keeps the keys in 'fastify-jwt' mode.
+// Key-set options, with their variables: get-jwks keeps the keys in 'fastify-jwt' mode, and makes
+// its requests with its own fetch, so `proxy` does not reach them either (get-jwks #336).
 // jwksTimeout is not here: there it bounds request.jwtVerify() (get-jwks ignores its own timeout).
 const KEY_SET_OPTIONS: ReadonlyArray<readonly [string, string]> = [
   ['jwksUri', 'AXIOMS_JWKS_URL'],
@@ -31,7 +32,8 @@ const KEY_SET_OPTIONS: ReadonlyArray<readonly [string, string]> = [
   ['jwksPrefetch', 'AXIOMS_JWKS_PREFETCH'],
   ['jwksCooldown', 'AXIOMS_JWKS_COOLDOWN'],
   ['jwksMaxBytes', 'AXIOMS_JWKS_MAX_BYTES'],
-  ['verifyBatch', 'AXIOMS_VERIFY_BATCH']
+  ['verifyBatch', 'AXIOMS_VERIFY_BATCH'],
+  ['proxy', 'AXIOMS_PROXY']
 ]
 
 function given (input: Record<string, unknown>, env: Env, key: string, envName: string): boolean {
