@@ -1,6 +1,7 @@
 // A bounded JSON request: one deadline for connect, headers and body (trickled bodies included),
 // a byte cap, no redirects, fatal UTF-8, directly or through the egress proxy (lib/proxy.ts).
 // get-jwks' fetch has none of these (README, "Why not").
+import { formatDuration } from './options/duration.js'
 import type { ProxySettings } from './options/proxy.js'
 import { type Answer, type ProxyRoute, openRoute, proxyFailure, proxyFor } from './proxy.js'
 
@@ -140,4 +141,32 @@ async function request (url: string, maxBytes: number, controller: AbortControll
     throw new FetchError('invalid_json', details(size))
   }
   return { status, body: parsed, contentType, bytes: size, ...(proxy === undefined ? {} : { proxy }) }
+}
+
+/** The members of `obj` that are not undefined (log objects without holes). */
+export function defined<T extends object> (obj: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }
+}
+
+/** What came back, in words: status, content type and size, or the deadline, never the body. */
+export function describeFailure (err: FetchError, opts: { timeout: number, maxBytes: number }): string {
+  const what = [err.contentType, err.bytes === undefined ? undefined : `${err.bytes} bytes`].filter(x => x !== undefined).join(', ')
+  const http = err.status === undefined ? '' : `HTTP ${err.status}${what === '' ? '' : ` (${what})`}`
+  if (err.code === 'proxy_status_407') return 'was refused by the proxy: HTTP 407 (it wants credentials, or refused the ones in the proxy URL)'
+  if (err.code.startsWith('proxy_status_')) return `was refused by the proxy: HTTP ${err.code.slice(13)} to CONNECT`
+  switch (err.code) {
+    case 'timeout': return `timed out after ${formatDuration(opts.timeout)} (jwksTimeout)${http === '' ? '' : `, after ${http}`}`
+    case 'network': return `could not be completed (connection refused, reset or closed)${http === '' ? '' : `, after ${http}`}`
+    case 'proxy_network': return 'could not reach the proxy (connection refused, reset or closed, or its name does not resolve)'
+    case 'too_large': return `answered more than jwksMaxBytes (${opts.maxBytes} bytes): ${http}`
+    case 'invalid_json': return `answered ${http}, which is not JSON`
+    case 'not_a_jwks': return `answered ${http}, a JSON document without a "keys" array`
+    case 'not_an_introspection': return `answered ${http}, a JSON document without a boolean "active"`
+    case 'discovery_issuer_mismatch': return `answered ${http}, a document whose "issuer" is not this issuer`
+    case 'discovery_no_jwks_uri': return `answered ${http}, a document without an http(s) "jwks_uri"`
+    case 'discovery_no_introspection_endpoint': return `answered ${http}, a document without an http(s) "introspection_endpoint"`
+    /* c8 ignore next */
+    case 'unexpected': return 'failed unexpectedly'
+    default: return `answered ${http}${err.status !== undefined && err.status >= 300 && err.status < 400 ? ', a redirect, which is not followed' : ''}`
+  }
 }

@@ -5,10 +5,10 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { isCanonicalBase64url } from './bearer.js'
 import { checkEdwardsPoint, checkNistPoint } from './curves.js'
 import { AxiomsError } from './errors.js'
-import { FetchError, fetchJson } from './fetch.js'
+import { type Attempt, discover } from './discovery.js'
+import { defined, describeFailure, FetchError, fetchJson } from './fetch.js'
 import { type JwksEvent, jwksChannel, type JwksMessage } from './observe.js'
 import { ALGORITHMS, type IssuerSettings, type JwksSettings } from './options/index.js'
-import { formatDuration } from './options/duration.js'
 
 const RSA_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
 /** Per curve: its key type, the algorithms it serves, its coordinate (EC) or key (OKP) length and its signature length. */
@@ -256,24 +256,11 @@ export class KeyStore {
 
   private async resolveJwksUri (at: Attempt): Promise<string> {
     if (this.jwksUri !== undefined) return this.jwksUri
-    const base = this.issuer.id.replace(/\/+$/, '')
-    const { timeout, maxBytes } = this.opts
-    at.stage = 'discovery'
-    at.url = `${base}/.well-known/openid-configuration`
-    let doc
-    try {
-      doc = await fetchJson(at.url, timeout, maxBytes, this.closing.signal, { proxy: this.opts.proxy })
-    } catch (err) {
-      // No discovery document: the conventional location ({issuer}/.well-known/jwks.json).
-      if (err instanceof FetchError && err.status === 404) return `${base}/.well-known/jwks.json`
-      throw err
-    }
-    const body = doc.body as Record<string, unknown> | null
-    if (typeof body !== 'object' || body === null || typeof body.issuer !== 'string' || !this.issuer.accepted.includes(body.issuer)) {
-      throw new FetchError('discovery_issuer_mismatch', doc)
-    }
-    const uri = body.jwks_uri
-    if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri)) throw new FetchError('discovery_no_jwks_uri', doc)
+    const doc = await discover(this.issuer, this.opts, this.closing.signal, at)
+    // No discovery document: the conventional location ({issuer}/.well-known/jwks.json).
+    if (doc === undefined) return `${this.issuer.id.replace(/\/+$/, '')}/.well-known/jwks.json`
+    const uri = doc.body.jwks_uri
+    if (typeof uri !== 'string' || !/^https?:\/\//i.test(uri)) throw new FetchError('discovery_no_jwks_uri', doc.response)
     this.jwksUri = uri
     return uri
   }
@@ -306,7 +293,8 @@ export class KeyStore {
       const via = failure.proxy === undefined ? '' : ` through proxy ${failure.proxy}`
       this.log.warn({ issuer: this.issuer.id, stage: at.stage, url: at.url, cause: code, ...defined(seen) },
         `axioms: ${at.stage === 'discovery' ? 'OIDC discovery' : 'JWKS fetch'} for ${this.issuer.id} failed: GET ${at.url}${via} ${describeFailure(failure, this.opts)}`)
-      this.publish('fetch_failed', { cause: code, stage: at.stage, url: at.url, ...defined(seen) })
+      // A key-set load is discovery, then the JWKS.
+      this.publish('fetch_failed', { cause: code, stage: at.stage as 'discovery' | 'jwks', url: at.url, ...defined(seen) })
       throw err
     }
   }
@@ -463,34 +451,6 @@ export class KeyStore {
       refusedKeys: this.keys === undefined ? 0 : this.refused.size,
       lastError: this.lastError
     }
-  }
-}
-
-/** Which request of a key-set load was under way: the warning names it. */
-interface Attempt { stage: 'discovery' | 'jwks', url: string }
-
-function defined<T extends object> (obj: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> }
-}
-
-/** What came back, in words: status, content type and size, or the deadline, never the body. */
-function describeFailure (err: FetchError, opts: JwksSettings): string {
-  const what = [err.contentType, err.bytes === undefined ? undefined : `${err.bytes} bytes`].filter(x => x !== undefined).join(', ')
-  const http = err.status === undefined ? '' : `HTTP ${err.status}${what === '' ? '' : ` (${what})`}`
-  if (err.code === 'proxy_status_407') return 'was refused by the proxy: HTTP 407 (it wants credentials, or refused the ones in the proxy URL)'
-  if (err.code.startsWith('proxy_status_')) return `was refused by the proxy: HTTP ${err.code.slice(13)} to CONNECT`
-  switch (err.code) {
-    case 'timeout': return `timed out after ${formatDuration(opts.timeout)} (jwksTimeout)${http === '' ? '' : `, after ${http}`}`
-    case 'network': return `could not be completed (connection refused, reset or closed)${http === '' ? '' : `, after ${http}`}`
-    case 'proxy_network': return 'could not reach the proxy (connection refused, reset or closed, or its name does not resolve)'
-    case 'too_large': return `answered more than jwksMaxBytes (${opts.maxBytes} bytes): ${http}`
-    case 'invalid_json': return `answered ${http}, which is not JSON`
-    case 'not_a_jwks': return `answered ${http}, a JSON document without a "keys" array`
-    case 'discovery_issuer_mismatch': return `answered ${http}, a document whose "issuer" is not this issuer`
-    case 'discovery_no_jwks_uri': return `answered ${http}, a document without an http(s) "jwks_uri"`
-    /* c8 ignore next */
-    case 'unexpected': return 'failed unexpectedly'
-    default: return `answered ${http}${err.status !== undefined && err.status >= 300 && err.status < 400 ? ', a redirect, which is not followed' : ''}`
   }
 }
 
