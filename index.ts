@@ -13,6 +13,7 @@ import { type AccessTokenClaims, Verifier } from './lib/verify.js'
 import { TurnBatch } from './lib/batch.js'
 import { FastifyJwtVerifier } from './lib/fastify-jwt.js'
 import { DpopVerifier } from './lib/dpop/proof.js'
+import { Introspector } from './lib/introspection/introspector.js'
 import { kSender } from './lib/sender.js'
 import { redactRequestLogs } from './lib/redact.js'
 
@@ -30,6 +31,8 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   const verifier = new Verifier(settings, pluginLog)
   // verifier 'fastify-jwt': the app's @fastify/jwt checks signatures; `verifier` is then never started.
   const fastifyJwt = settings.verifier === 'fastify-jwt' ? new FastifyJwtVerifier(settings, pluginLog) : undefined
+  const outcomes = (fastifyJwt ?? verifier).outcomes
+  const introspector = settings.introspection === undefined ? undefined : new Introspector(settings.introspection, settings, settings.jwks, pluginLog, outcomes)
   if (settings.ignoredOptions.length > 0) log.info({ ignored: settings.ignoredOptions }, 'axioms: options that do not apply with verifier "fastify-jwt" (get-jwks keeps the keys) were ignored')
   const registry = createRegistry()
   const metadata = planMetadata(settings)
@@ -37,6 +40,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     settings,
     verifier,
     fastifyJwt,
+    introspector,
     dpop: settings.dpop.mode === 'disabled' ? undefined : new DpopVerifier(settings.dpop),
     batch: settings.verifyBatch > 0 ? new TurnBatch(settings.verifyBatch, token => verifier.check(token, true)) : undefined,
     challenge: {
@@ -71,6 +75,7 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     new ConfigError('verifier', settings.verifierEnv, `is "fastify-jwt", where app.axioms.${what}() is not available: ${why}`)
   fastify.decorate('axioms', {
     verify: async (token: string) => {
+      if (typeof token === 'string' && introspector?.applies(token) === true) return introspector.introspect(token, false)
       if (fastifyJwt !== undefined) throw unavailable('verify', '@fastify/jwt verifies tokens per request (request.jwtVerify()); protect the route with the plugin\'s hooks or config.axioms instead')
       return verifier.verify(token)
     },
@@ -80,15 +85,13 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
       if (typeof claims !== 'object' || claims === null) throw new AxiomsError('missing_header')
       return claims as AccessTokenClaims
     },
-    stats: () => {
-      const outcomes = (fastifyJwt ?? verifier).outcomes
-      return {
-        ...outcomes.counts,
-        refusedBy: { ...outcomes.refusedBy },
-        tokenCacheSize: verifier.cacheSize(),
-        issuers: fastifyJwt === undefined ? verifier.stores.map(s => s.stats()) : []
-      }
-    },
+    stats: () => ({
+      ...outcomes.counts,
+      refusedBy: { ...outcomes.refusedBy },
+      tokenCacheSize: verifier.cacheSize(),
+      issuers: fastifyJwt === undefined ? verifier.stores.map(s => s.stats()) : [],
+      ...(introspector === undefined ? {} : { introspection: introspector.stats() })
+    }),
     refresh: async () => {
       if (fastifyJwt !== undefined) throw unavailable('refresh', 'get-jwks keeps the keys')
       await Promise.all(verifier.stores.map(s => s.refresh()))
@@ -114,7 +117,10 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
     await Promise.race([started, new Promise<void>(resolve => { timer = setTimeout(resolve, budget / 2).unref() })])
     clearTimeout(timer)
   })
-  fastify.addHook('onClose', async () => verifier.stop())
+  fastify.addHook('onClose', async () => {
+    verifier.stop()
+    introspector?.stop()
+  })
 }
 
 /** The plugin. Register it before declaring the routes it protects. */
@@ -134,5 +140,7 @@ export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOpt
 export type { AccessTokenClaims } from './lib/verify.js'
 export type { AxiomsDecorator, AxiomsStats, AxiomsTypeOptions, ClaimsProperty, ClaimsPropertyName } from './lib/augment.js'
 export type { KeyStoreStats } from './lib/keys.js'
-export { VERIFY_CHANNEL, JWKS_CHANNEL } from './lib/observe.js'
-export type { VerifyMessage, JwksMessage, JwksEvent } from './lib/observe.js'
+export { VERIFY_CHANNEL, JWKS_CHANNEL, INTROSPECTION_CHANNEL } from './lib/observe.js'
+export type { VerifyMessage, JwksMessage, JwksEvent, IntrospectionMessage } from './lib/observe.js'
+export type { IntrospectionOptions, ClientAuthMethod } from './lib/introspection/options.js'
+export type { IntrospectionStats } from './lib/introspection/introspector.js'

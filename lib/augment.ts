@@ -3,6 +3,7 @@ import type { Requirement } from './claims.js'
 import type { Reason } from './errors.js'
 import type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOptions } from './hooks.js'
 import type { KeyStoreStats } from './keys.js'
+import type { IntrospectionStats } from './introspection/introspector.js'
 import type { FastifyRequest } from 'fastify'
 import type { RouteDeclaration } from './rule.js'
 import type { AccessTokenClaims } from './verify.js'
@@ -23,6 +24,8 @@ export interface AxiomsStats {
   refusedBy: Partial<Record<Reason, number>>
   tokenCacheSize: number
   issuers: KeyStoreStats[]
+  /** Token introspection (RFC 7662), when configured. */
+  introspection?: IntrospectionStats
 }
 
 export interface AxiomsDecorator {

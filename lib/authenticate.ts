@@ -5,6 +5,7 @@ import { countAuthorization, extractToken, isDpopScheme } from './bearer.js'
 import type { ChallengeContext } from './challenge.js'
 import { type AxiomsError, fail } from './errors.js'
 import type { DpopVerifier } from './dpop/proof.js'
+import type { Introspector } from './introspection/introspector.js'
 import { checkBinding, setSender, type SenderState } from './sender.js'
 import type { Settings } from './options/index.js'
 import type { CompiledRule } from './rule.js'
@@ -18,6 +19,8 @@ export interface Auth {
   readonly verifier: Verifier
   /** verifier 'fastify-jwt': the app's @fastify/jwt checks signatures instead of `verifier`. */
   readonly fastifyJwt: FastifyJwtVerifier | undefined
+  /** RFC 7662 introspection of opaque tokens; undefined when not configured. */
+  readonly introspector: Introspector | undefined
   /** DPoP proofs (RFC 9449); undefined when dpop.mode is 'disabled'. */
   readonly dpop: DpopVerifier | undefined
   /** Signature checks coalesced per event-loop turn; undefined when verifyBatch is 0. */
@@ -69,7 +72,9 @@ async function run (auth: Auth, request: FastifyRequest): Promise<AccessTokenCla
   setSender(request, sender)
   if (sender.scheme === 'bearer' && auth.settings.dpop.mode === 'required') fail('dpop_scheme_required')
   let claims: AccessTokenClaims
-  if (auth.fastifyJwt !== undefined) {
+  if (auth.introspector?.applies(token) === true) {
+    claims = await auth.introspector.introspect(token, true)
+  } else if (auth.fastifyJwt !== undefined) {
     claims = await auth.fastifyJwt.verify(request, token)
   } else if (auth.batch === undefined) {
     // check() answers synchronously when the token is cached or its key at hand: one promise hop fewer.

@@ -45,20 +45,43 @@ function knownBinding (cnf: unknown): boolean {
  * plugin can check.
  */
 export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound = false): void {
-  const now = Date.now() / 1000
-  const tol = s.clockTolerance
-  if (p.exp === undefined || p.exp === null) fail('missing_exp')
-  if (!isNumericDate(p.exp)) fail('bad_claim')
-  if (now >= p.exp + tol) fail('expired')
-  if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
-  if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
-  if (!audienceMatches(s, p, issuer.audiences)) fail('bad_audience')
+  checkTimesAndAudience(s, p, issuer, true)
   if (s.rfc9068) {
     // RFC 9068 §2.2 (iss and exp are checked above): `aud` itself, even where a preset reads the
     // audience elsewhere; strings for the rest, and an empty subject names nobody.
     if (!Object.hasOwn(p, 'aud') || !isNonEmptyString(p.sub) || !isNonEmptyString(p.client_id) || !isNonEmptyString(p.jti) || !isNumericDate(p.iat)) fail('bad_claim')
   }
-  // A sender-constrained token whose binding nobody checks would lose it (RFC 9449 §7.2, RFC 8705 §3).
+  checkBinding(p, bound)
+}
+
+/**
+ * An RFC 7662 introspection answer, by the rules of a JWT's claims where the RFC leaves room:
+ * `active` true; `iss`, when given, one of the issuer's; `exp` optional but, when given, in the
+ * future; `nbf`, `iat`, `aud` and `cnf` as for a JWT (RFC 9068 is about JWTs: it does not apply).
+ */
+export function checkIntrospected (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound: boolean): void {
+  if (p.active !== true) fail('inactive_token')
+  if (p.iss !== undefined && (typeof p.iss !== 'string' || !issuer.accepted.includes(p.iss))) fail('bad_issuer')
+  checkTimesAndAudience(s, p, issuer, false)
+  checkBinding(p, bound)
+}
+
+function checkTimesAndAudience (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, requireExp: boolean): void {
+  const now = Date.now() / 1000
+  const tol = s.clockTolerance
+  if (p.exp === undefined || p.exp === null) {
+    if (requireExp) fail('missing_exp')
+  } else {
+    if (!isNumericDate(p.exp)) fail('bad_claim')
+    if (now >= p.exp + tol) fail('expired')
+  }
+  if (p.nbf !== undefined && (!isNumericDate(p.nbf) || p.nbf > now + tol)) fail('bad_claim')
+  if (p.iat !== undefined && (!isNumericDate(p.iat) || p.iat > now + tol)) fail('bad_claim')
+  if (!audienceMatches(s, p, issuer.audiences)) fail('bad_audience')
+}
+
+// A sender-constrained token whose binding nobody checks would lose it (RFC 9449 §7.2, RFC 8705 §3).
+function checkBinding (p: JsonObject, bound: boolean): void {
   if (p.cnf !== undefined && !(bound && knownBinding(p.cnf))) fail('sender_constrained')
 }
 

@@ -35,6 +35,8 @@ type CoreReason =
   | 'bad_audience'
   | 'bad_issuer'
   | 'sender_constrained'
+  // RFC 7662: the authorization server says the (opaque) token is not active.
+  | 'inactive_token'
   // verifier 'fastify-jwt': the app's trusted() refused the token; the app's verifier failed in a
   // way that says nothing about the token (an unknown code, its own misconfiguration).
   | 'untrusted'
@@ -82,6 +84,7 @@ const CORE_ROWS: Readonly<Record<CoreReason, Row>> = {
   bad_audience: { status: 401, error: 'invalid_token', description: 'Invalid token audience', challenge: 'full' },
   bad_issuer: { status: 401, error: 'invalid_token', description: 'Invalid token issuer', challenge: 'full' },
   sender_constrained: INVALID,
+  inactive_token: INVALID,
   untrusted: INVALID,
   upstream_error: INVALID,
   insufficient: { status: 403, error: 'insufficient_scope', description: 'Insufficient role, scope or permission', challenge: 'full' },

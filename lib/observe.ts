@@ -5,6 +5,7 @@ import { AxiomsError, type Reason } from './errors.js'
 
 export const VERIFY_CHANNEL = 'axioms-fastify:verify'
 export const JWKS_CHANNEL = 'axioms-fastify:jwks'
+export const INTROSPECTION_CHANNEL = 'axioms-fastify:introspection'
 
 export interface VerifyMessage {
   ok: boolean
@@ -36,6 +37,19 @@ export interface JwksMessage {
 
 export const verifyChannel = diagnostics.channel(VERIFY_CHANNEL)
 export const jwksChannel = diagnostics.channel(JWKS_CHANNEL)
+export const introspectionChannel = diagnostics.channel(INTROSPECTION_CHANNEL)
+
+export interface IntrospectionMessage {
+  issuer: string
+  /** `introspect`: the endpoint answered (`active` says what); `introspect_failed`: it did not. */
+  event: 'introspect' | 'introspect_failed'
+  active?: boolean
+  /** introspect_failed: as JWKS fetches (timeout, status_500, ...), and where. */
+  cause?: string
+  stage?: 'discovery' | 'introspection'
+  url?: string
+  status?: number
+}
 
 export interface OutcomeLog {
   error: (obj: object, msg: string) => void
@@ -58,9 +72,15 @@ export class Outcomes {
     this.log = log
   }
 
-  accepted (issuer: string, kid: string, jti: string | undefined): void {
+  /** `kid` undefined: an introspected (opaque) token, which names no key. */
+  accepted (issuer: string, kid: string | undefined, jti: string | undefined): void {
     this.counts.verified++
-    if (verifyChannel.hasSubscribers) verifyChannel.publish(jti === undefined ? { ok: true, issuer, kid } : { ok: true, issuer, kid, jti })
+    if (verifyChannel.hasSubscribers) {
+      const msg: Record<string, unknown> = { ok: true, issuer }
+      if (kid !== undefined) msg.kid = kid
+      if (jti !== undefined) msg.jti = jti
+      verifyChannel.publish(msg)
+    }
   }
 
   /** Counts and reports a refusal; the AxiomsError to throw. */

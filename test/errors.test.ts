@@ -160,6 +160,7 @@ t.test('challenge builder and error rows', async t => {
     bad_audience: [401, 'invalid_token', 'Invalid token audience'],
     bad_issuer: [401, 'invalid_token', 'Invalid token issuer'],
     sender_constrained: [401, 'invalid_token', 'Invalid access token'],
+    inactive_token: [401, 'invalid_token', 'Invalid access token'],
     untrusted: [401, 'invalid_token', 'Invalid access token'],
     upstream_error: [401, 'invalid_token', 'Invalid access token'],
     insufficient: [403, 'insufficient_scope', 'Insufficient role, scope or permission'],

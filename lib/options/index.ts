@@ -12,6 +12,7 @@ import { type ResponseInput, type ResponseSettings, resolveResponses } from './r
 import { type TokenInput, type TokenSettings, resolveTokens } from './tokens.js'
 import { type DpopOptions, type DpopSettings, resolveDpopSettings } from '../dpop/options.js'
 import { type MtlsOptions, type MtlsSettings, resolveMtlsSettings } from '../mtls.js'
+import { type IntrospectionOptions, type IntrospectionSettings, resolveIntrospection } from '../introspection/options.js'
 import { type VerifierInput, type VerifierSettings, resolveVerifier } from './verifier.js'
 
 export { ConfigError } from './read.js'
@@ -51,6 +52,11 @@ export interface AxiomsOptions extends IssuerInput, TokenInput, ClaimInput, Jwks
    */
   mtls?: false | MtlsOptions
   /**
+   * RFC 7662 token introspection, for opaque access tokens: the endpoint (or discovery), this API's
+   * client credentials, which tokens, how long answers are reused.
+   */
+  introspection?: false | IntrospectionOptions
+  /**
    * Where AXIOMS_* variables, and the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), are
    * read from, at register(), for options not passed. Default `process.env`; `{}` reads none (tests).
    */
@@ -70,6 +76,7 @@ export interface Settings extends TokenSettings, ClaimSettings, ResponseSettings
   readonly openapi: Readonly<Required<OpenApiOptions>> | undefined
   readonly dpop: DpopSettings
   readonly mtls: MtlsSettings
+  readonly introspection: IntrospectionSettings | undefined
   /** Keys of the options object that belong to Fastify or to whoever passed them down. */
   readonly foreignOptions: readonly string[]
 }
@@ -82,7 +89,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof AxiomsOptions>([
   'rolesClaims', 'permissionsClaims', 'preset', 'clockTolerance', 'safeMethods', 'jwksRefreshInterval',
   'jwksCacheTtl', 'jwksPrefetch', 'jwksCooldown', 'jwksTimeout', 'jwksMaxBytes', 'realm', 'errorResponse',
   'problemDetails', 'decoratorName', 'tokenMiddleware', 'tokenCache', 'verifyBatch', 'protectedResourceMetadata',
-  'openapi', 'verifier', 'dpop', 'mtls', 'proxy', 'env'
+  'openapi', 'verifier', 'dpop', 'mtls', 'proxy', 'introspection', 'env'
 ])
 
 /** Reads options (explicit first, then AXIOMS_* variables) into frozen settings, or throws. */
@@ -135,6 +142,7 @@ export function resolveSettings (input: AxiomsOptions = {}): Settings {
     openapi: openapiOf(input.openapi),
     dpop,
     mtls: resolveMtlsSettings(input.mtls, env),
+    introspection: resolveIntrospection(input.introspection, env, issuers),
     foreignOptions: Object.freeze(foreignOptions)
   })
 }
