@@ -78,7 +78,10 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
   try {
     claims = await authenticate(auth, request)
   } catch (err) {
-    return deliver(auth, request, reply, refusal(auth, request, asAxiomsError(err), { dpopRequired }), direct)
+    // As under dpop.mode 'required': a Bearer request to a route that requires DPoP is refused for
+    // its scheme (DPoP challenge only), whatever its token's fault.
+    const refused = dpopRequired && senderOf(request)?.scheme === 'bearer' ? new AxiomsError('dpop_scheme_required') : asAxiomsError(err)
+    return deliver(auth, request, reply, refusal(auth, request, refused, { dpopRequired }), direct)
   }
   if (claims === null) {
     if (rule.optional) return
