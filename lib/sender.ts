@@ -40,8 +40,9 @@ export function checkBinding (dpop: DpopVerifier | undefined, mtls: MtlsSettings
   const x5t = confirmationX5t(claims)
   if (x5t !== undefined) checkCertificateBinding(x5t, clientCertificate(mtls, request))
   if (state.scheme === 'bearer') {
-    // RFC 9449 §7.2: presented as a bearer token, a DPoP-bound token would lose its binding.
-    if (confirmationJkt(claims) !== undefined) fail('dpop_bound_as_bearer')
+    // RFC 9449 §7.2: presented as a bearer token, a DPoP-bound token would lose its binding. With
+    // DPoP disabled no scheme here could check it: refused as before DPoP, without the hint.
+    if (confirmationJkt(claims) !== undefined) fail(dpop === undefined ? 'sender_constrained' : 'dpop_bound_as_bearer')
     return
   }
   // The scheme is DPoP only when DPoP is on (extractToken refuses it otherwise).
