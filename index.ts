@@ -31,6 +31,10 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   // verifier 'fastify-jwt': the app's @fastify/jwt checks signatures; `verifier` is then never started.
   const fastifyJwt = settings.verifier === 'fastify-jwt' ? new FastifyJwtVerifier(settings, pluginLog) : undefined
   if (settings.ignoredOptions.length > 0) log.info({ ignored: settings.ignoredOptions }, 'axioms: options that do not apply with verifier "fastify-jwt" (get-jwks keeps the keys) were ignored')
+  if (settings.dpop.mode !== 'disabled' && settings.dpop.nonce?.ephemeral === true) {
+    // Behind a load balancer, another instance refuses this one's nonces: clients loop on use_dpop_nonce.
+    log.warn({ option: 'dpop.nonce.secret', env: 'AXIOMS_DPOP_NONCE_SECRET' }, 'axioms: DPoP nonces without a secret: a random one was drawn, so this process\'s nonces work on this instance only (single instance); give every instance the same secret')
+  }
   const registry = createRegistry()
   const metadata = planMetadata(settings)
   const auth: Auth = {
