@@ -2,6 +2,7 @@
 // routes that count handler calls, requests with `Authorization: DPoP` and a fresh proof, and one
 // assertion per refusal (status, body, exact challenge, DPoP-Nonce, Retry-After, handler not run).
 // The expected challenges are spelled out here by hand, not built with the plugin's code.
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
 import type { Test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type InjectOptions } from 'fastify'
 import axioms, { type AxiomsOptions } from '../../index.js'
@@ -57,7 +58,8 @@ export interface Rig {
 
 export interface RigOptions {
   options?: AxiomsOptions
-  fastify?: FastifyServerOptions
+  /** Fastify's options; `https` for a TLS server (the app is then listened on by the test). */
+  fastify?: FastifyServerOptions & { https?: HttpsServerOptions }
   /** Routes added after the plugin, before the default ones; `spy` counts a handler call. */
   routes?: (app: FastifyInstance, spy: (request: { authJwt: unknown }) => void) => void
   /** The issuer to trust (default: a new one, closed with the test). */
@@ -78,7 +80,8 @@ export async function rig (t: Test, o: RigOptions = {}): Promise<Rig> {
     t.teardown(() => own.close())
     idp = own
   }
-  const app = Fastify({ pluginTimeout: 60_000, ...o.fastify })
+  // One instance type for both: the tests only inject or listen.
+  const app = Fastify({ pluginTimeout: 60_000, ...o.fastify } as FastifyServerOptions)
   t.teardown(() => app.close())
   await app.register(axioms, idp.pluginOptions(o.options))
   let calls = 0
