@@ -65,6 +65,8 @@ export interface RigOptions {
   /** The issuer to trust (default: a new one, closed with the test). */
   idp?: TestIssuer
   ready?: boolean
+  /** Registers other plugins before axioms-fastify (@fastify/auth, ...). */
+  before?: (app: FastifyInstance) => Promise<unknown>
   /** Add GET /dpop-only (not possible with DPoP disabled). Default true. */
   dpopRoute?: boolean
 }
@@ -83,6 +85,7 @@ export async function rig (t: Test, o: RigOptions = {}): Promise<Rig> {
   // One instance type for both: the tests only inject or listen.
   const app = Fastify({ pluginTimeout: 60_000, ...o.fastify } as FastifyServerOptions)
   t.teardown(() => app.close())
+  await o.before?.(app)
   await app.register(axioms, idp.pluginOptions(o.options))
   let calls = 0
   const seen: unknown[] = []
