@@ -138,5 +138,8 @@ export type { AxiomsHook, OwnershipOptions, RequirementHookOptions, TokenHookOpt
 export type { AccessTokenClaims } from './lib/verify.js'
 export type { AxiomsDecorator, AxiomsStats, AxiomsTypeOptions, ClaimsProperty, ClaimsPropertyName } from './lib/augment.js'
 export type { KeyStoreStats } from './lib/keys.js'
+export type { DpopMode, DpopNonceOptions, DpopOptions } from './lib/dpop/options.js'
+export type { DpopReplayStore } from './lib/dpop/replay.js'
+export type { MtlsOptions } from './lib/mtls.js'
 export { VERIFY_CHANNEL, JWKS_CHANNEL } from './lib/observe.js'
 export type { VerifyMessage, JwksMessage, JwksEvent } from './lib/observe.js'
