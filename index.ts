@@ -34,6 +34,10 @@ const axiomsPlugin: FastifyPluginAsync<AxiomsOptions> = async function axiomsPlu
   const outcomes = (fastifyJwt ?? verifier).outcomes
   const introspector = settings.introspection === undefined ? undefined : new Introspector(settings.introspection, settings, settings.jwks, pluginLog, outcomes)
   if (settings.ignoredOptions.length > 0) log.info({ ignored: settings.ignoredOptions }, 'axioms: options that do not apply with verifier "fastify-jwt" (get-jwks keeps the keys) were ignored')
+  if (settings.dpop.mode !== 'disabled' && settings.dpop.nonce?.ephemeral === true) {
+    // Behind a load balancer, another instance refuses this one's nonces: clients loop on use_dpop_nonce.
+    log.warn({ option: 'dpop.nonce.secret', env: 'AXIOMS_DPOP_NONCE_SECRET' }, 'axioms: DPoP nonces without a secret: a random one was drawn, so this process\'s nonces work on this instance only (single instance); give every instance the same secret')
+  }
   const registry = createRegistry()
   const metadata = planMetadata(settings)
   const auth: Auth = {
@@ -144,3 +148,6 @@ export { VERIFY_CHANNEL, JWKS_CHANNEL, INTROSPECTION_CHANNEL } from './lib/obser
 export type { VerifyMessage, JwksMessage, JwksEvent, IntrospectionMessage } from './lib/observe.js'
 export type { IntrospectionOptions, ClientAuthMethod } from './lib/introspection/options.js'
 export type { IntrospectionStats } from './lib/introspection/introspector.js'
+export type { DpopMode, DpopNonceOptions, DpopOptions } from './lib/dpop/options.js'
+export type { DpopReplayStore } from './lib/dpop/replay.js'
+export type { MtlsOptions } from './lib/mtls.js'

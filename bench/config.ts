@@ -34,6 +34,10 @@ export const config = Object.freeze({
   /** Distinct tokens pushed through a tokenCache of 10,000 for the memory check, and a time cap. */
   memoryTokens: num('BENCH_MEMORY_TOKENS', 1_000_000, 30_000),
   memorySeconds: num('BENCH_MEMORY_SECONDS', 240, 30),
+  /** DPoP row: client keys the DPoP-bound tokens are spread over (each proof is signed by its token's key). */
+  dpopKeys: num('BENCH_DPOP_KEYS', 100, 100),
+  /** DPoP row: proofs signed before it runs (0: the Bearer row's rate over the run, plus a margin). */
+  dpopProofs: num('BENCH_DPOP_PROOFS', 0, 0),
   /** Core of the server children and of the load generator. */
   serverCore: process.env.BENCH_SERVER_CORE ?? '0',
   loadCore: process.env.BENCH_LOAD_CORE ?? '1'

@@ -20,6 +20,7 @@ export const SERVER_KINDS = [
   'axioms-inline',
   'axioms-cached',
   'axioms-cold',
+  'axioms-dpop',
   'fastify-jwt-jwks',
   'fastify-jwt+get-jwks',
   'express-bare',
@@ -76,7 +77,9 @@ async function fastifyServer (kind: ServerKind, alg: BenchAlg, fx: Fixture): Pro
       if (!cryptoVerify(hash, data, key, sig)) return reply.code(401).send()
     })
     app.get(ROUTE, async () => BODY)
-  } else if (kind === 'axioms' || kind === 'axioms-inline' || kind === 'axioms-cached' || kind === 'axioms-cold') {
+  } else if (kind === 'axioms' || kind === 'axioms-inline' || kind === 'axioms-cached' || kind === 'axioms-cold' || kind === 'axioms-dpop') {
+    // axioms-dpop is the axioms row's server as it is (dpop.mode 'allowed' is the default, with the
+    // in-memory replay store): only the requests differ, DPoP-bound tokens with a proof each.
     await app.register(axioms, {
       issuer: fx.issuer,
       audience: fx.audience,

@@ -37,10 +37,10 @@ function bearer (ctx: ChallengeContext, f?: Fault): string {
 }
 
 // RFC 9449 §7.1 writes the DPoP challenge without realm: algs says what a proof may be signed with.
-function dpop (ctx: ChallengeContext, f?: Fault): string {
+function dpop (ctx: ChallengeContext, algs: readonly string[], f?: Fault): string {
   let value = 'DPoP '
   if (f !== undefined) value += params(f) + ', '
-  value += 'algs=' + quote((ctx.dpop?.algs ?? []).join(' '))
+  value += 'algs=' + quote(algs.join(' '))
   if (ctx.resourceMetadata !== undefined) value += ', resource_metadata=' + quote(ctx.resourceMetadata)
   return value
 }
@@ -48,8 +48,8 @@ function dpop (ctx: ChallengeContext, f?: Fault): string {
 /** The challenges of every scheme accepted, without an error (no or unusable credentials). */
 function offered (ctx: ChallengeContext): string {
   if (ctx.dpop === undefined) return bearer(ctx)
-  if (ctx.dpop.mode === 'required') return dpop(ctx)
-  return bearer(ctx) + ', ' + dpop(ctx)
+  if (ctx.dpop.mode === 'required') return dpop(ctx, ctx.dpop.algs)
+  return bearer(ctx) + ', ' + dpop(ctx, ctx.dpop.algs)
 }
 
 /**
@@ -62,11 +62,12 @@ export function responseHeaders (err: Pick<AxiomsError, 'reason' | 'retryAfter' 
   if (row.challenge === 'bare') {
     out['www-authenticate'] = offered(ctx)
   } else if (row.challenge === 'dpop_bare') {
-    out['www-authenticate'] = dpop(ctx)
+    // Without DPoP (an app throwing this error itself), Bearer is all there is to offer.
+    out['www-authenticate'] = ctx.dpop === undefined ? bearer(ctx) : dpop(ctx, ctx.dpop.algs)
   } else if (row.challenge === 'full') {
     const f = { error: row.error, description: row.description, scope }
     const scheme = row.scheme ?? ctx.scheme ?? 'bearer'
-    out['www-authenticate'] = scheme === 'dpop' && ctx.dpop !== undefined ? dpop(ctx, f) : bearer(ctx, f)
+    out['www-authenticate'] = scheme === 'dpop' && ctx.dpop !== undefined ? dpop(ctx, ctx.dpop.algs, f) : bearer(ctx, f)
   }
   if (row.status === 503) out['retry-after'] = String(err.retryAfter ?? RETRY_AFTER_SECONDS)
   if (err.nonce !== undefined) out['dpop-nonce'] = err.nonce

@@ -78,7 +78,10 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
   try {
     claims = await authenticate(auth, request)
   } catch (err) {
-    return deliver(auth, request, reply, refusal(auth, request, asAxiomsError(err), { dpopRequired }), direct)
+    // As under dpop.mode 'required': a Bearer request to a route that requires DPoP is refused for
+    // its scheme (DPoP challenge only), whatever its token's fault.
+    const refused = dpopRequired && senderOf(request)?.scheme === 'bearer' ? new AxiomsError('dpop_scheme_required') : asAxiomsError(err)
+    return deliver(auth, request, reply, refusal(auth, request, refused, { dpopRequired }), direct)
   }
   if (claims === null) {
     if (rule.optional) return
@@ -101,8 +104,13 @@ export async function enforce (auth: Auth, rule: CompiledRule, request: FastifyR
   }
   // A composition may have cleared the claims after an earlier strategy's refusal.
   setClaims(auth, request, claims)
-  // RFC 9449 §9: the next nonce travels with the answer.
-  if (sender?.nonce !== undefined) reply.header('dpop-nonce', sender.nonce)
+  nextNonce(request, reply)
+}
+
+// RFC 9449 §9: a proof whose nonce was not the current one gets the next nonce with the answer.
+function nextNonce (request: FastifyRequest, reply: FastifyReply): void {
+  const nonce = senderOf(request)?.nonce
+  if (nonce !== undefined) reply.header('dpop-nonce', nonce)
 }
 
 // Verification rejects with AxiomsError only; anything else would be a bug of ours.
@@ -166,6 +174,7 @@ export function checkObjectOwnership<T, Params> (auth: Auth, opts: OwnershipOpti
     if (refused !== undefined) return deliver(auth, request, reply, refusal(auth, request, refused), direct)
     setClaims(auth, request, claims)
     request.ownedObject = obj
+    nextNonce(request, reply)
   }, { rule: Object.freeze({ optional: false, safeMethods: safe, dpop: false }) })
 }
 

@@ -115,16 +115,18 @@ export function completeDocument (doc: Doc, scheme: string, dpop?: DpopSettings)
     }
   }
   if (!used) return doc
+  const dpopScheme = dpop === undefined ? undefined : dpopSecurityScheme(dpop)
   if (typeof doc.swagger === 'string') {
     // Swagger 2.0 has no bearer type: the token goes in the Authorization header as `Bearer <token>`.
     const defs = (doc.securityDefinitions ?? {}) as Record<string, unknown>
     defs[scheme] ??= { type: 'apiKey', name: 'Authorization', in: 'header', description: 'Bearer <access token>' }
+    // The operations name the DPoP twin too: it must be defined, in the same header.
+    if (dpopScheme !== undefined) defs[dpopSchemeName(scheme)] ??= { type: 'apiKey', name: 'Authorization', in: 'header', description: 'DPoP <access token>, with a DPoP proof in the DPoP header (RFC 9449)' }
     doc.securityDefinitions = defs
   } else {
     const components = (doc.components ?? {}) as Record<string, unknown>
     const schemes = (components.securitySchemes ?? {}) as Record<string, unknown>
     schemes[scheme] ??= { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'OAuth 2.0 / OIDC access token (JWT), verified by axioms-fastify' }
-    const dpopScheme = dpop === undefined ? undefined : dpopSecurityScheme(dpop)
     if (dpopScheme !== undefined) schemes[dpopSchemeName(scheme)] ??= dpopScheme
     components.securitySchemes = schemes
     doc.components = components

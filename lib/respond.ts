@@ -33,7 +33,8 @@ export interface RefusalContext {
 function context (auth: Auth, request: FastifyRequest, dpopRequired: boolean): ChallengeContext {
   const base = auth.challenge
   const scheme = senderOf(request)?.scheme
-  const dpop = dpopRequired && base.dpop !== undefined ? { algs: base.dpop.algs, mode: 'required' as const } : base.dpop
+  // Only where DPoP is on can a route require it (compileDeclaration refuses it otherwise).
+  const dpop = dpopRequired ? { algs: (base.dpop as NonNullable<ChallengeContext['dpop']>).algs, mode: 'required' as const } : base.dpop
   return {
     ...base,
     dpop,

@@ -41,8 +41,9 @@ export function checkBinding (dpop: DpopVerifier | undefined, mtls: MtlsSettings
   const x5t = confirmation(claims, 'x5t#S256')
   if (x5t !== undefined) checkCertificateBinding(x5t, clientCertificate(mtls, request))
   if (state.scheme === 'bearer') {
-    // RFC 9449 §7.2: presented as a bearer token, a DPoP-bound token would lose its binding.
-    if (confirmation(claims, 'jkt') !== undefined) fail('dpop_bound_as_bearer')
+    // RFC 9449 §7.2: presented as a bearer token, a DPoP-bound token would lose its binding. With
+    // DPoP disabled no scheme here could check it: refused as before DPoP, without the hint.
+    if (confirmation(claims, 'jkt') !== undefined) fail(dpop === undefined ? 'sender_constrained' : 'dpop_bound_as_bearer')
     return
   }
   // The scheme is DPoP only when DPoP is on (extractToken refuses it otherwise).

@@ -8,10 +8,14 @@ import axioms, {
   type AxiomsHook,
   type AxiomsOptions,
   type AxiomsStats,
+  type DpopMode,
+  type DpopOptions,
+  type DpopReplayStore,
   getTokenScopes,
   isAxiomsError,
   type ProblemDetails,
   type JwksMessage,
+  type MtlsOptions,
   type Reason,
   type RouteDeclaration,
   type TenantPredicate,
@@ -19,7 +23,8 @@ import axioms, {
   type VerifierName,
   type VerifyMessage
 } from 'axioms-fastify'
-import { createTestIssuer, type TestIssuer } from 'axioms-fastify/testing'
+import { createDpopProof, createTestIssuer, type DpopKey, generateDpopKey, signCertificateBoundToken, signDpopBoundToken, type TestIssuer } from 'axioms-fastify/testing'
+import { RedisReplayStore, type RedisSetClient } from 'axioms-fastify/dpop/redis'
 
 // What a user writes once (for example in src/types.d.ts) to type their own claims.
 declare module 'axioms-fastify' {
@@ -199,4 +204,50 @@ test('the test kit', async () => {
   expect(createTestIssuer({ algorithms: ['HS256'] })).type.toRaiseError()
   expect(idp.setMode('down')).type.toBe<void>()
   expect(idp.setMode('sideways')).type.toRaiseError()
+})
+
+test('DPoP and mTLS options', () => {
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', dpop: false })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', dpop: { mode: 'required', iatOffset: '5m', iatLeeway: 30, algorithms: ['ES256'], nonce: { secret: ['a'.repeat(32), Buffer.alloc(32)], lifetime: '5m' }, replayTimeout: '300ms' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', dpop: { nonce: true, replayCacheSize: 1000 }, mtls: { certificateHeader: 'x-ssl-client-cert' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', mtls: { certificate: (request: FastifyRequest) => request.headers['x-cert'] } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', dpop: { mode: 'sometimes' } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', dpop: { algorithms: ['HS256'] } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', dpop: { replayStore: { claim: 'yes' } } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', mtls: true })).type.toRaiseError()
+  expect<DpopMode>().type.toBe<'allowed' | 'required' | 'disabled'>()
+  expect<DpopOptions['mode']>().type.toBe<DpopMode | undefined>()
+  expect<MtlsOptions>().type.toBeAssignableFrom({ certificateHeader: 'x-client-cert' })
+  // A replay store is one method, sync or async.
+  expect<DpopReplayStore>().type.toBeAssignableFrom({ claim: async (_key: string, _expiresAt: number) => true })
+  expect<DpopReplayStore>().type.toBeAssignableFrom({ claim: () => false })
+  expect<DpopReplayStore>().type.not.toBeAssignableFrom({ claim: async () => 'OK' })
+})
+
+test('DPoP on a route and in hooks', () => {
+  expect(app.get('/p', { config: { axioms: { scopes: ['pay'], dpop: true } } }, async () => ({}))).type.not.toRaiseError()
+  expect(app.get('/q', { config: { axioms: { dpop: 'yes' } } }, async () => ({}))).type.toRaiseError()
+  expect(app.hasValidAccessToken({ dpop: true })).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredScopes(['pay'], { dpop: true })).type.toBe<AxiomsHook>()
+  expect(app.hasRequiredRoles(undefined, { dpop: true })).type.toBe<AxiomsHook>()
+  expect(app.hasValidAccessToken({ dpop: 1 })).type.toRaiseError()
+})
+
+test('the Redis replay store subpath', () => {
+  const client: RedisSetClient = { set: async () => 'OK' }
+  expect(new RedisReplayStore(client, { prefix: 'api:dpop:' })).type.toBeAssignableTo<DpopReplayStore>()
+  expect(new RedisReplayStore({ get: async () => null })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', dpop: { replayStore: new RedisReplayStore(client) } })).type.not.toRaiseError()
+})
+
+test('the test kit: DPoP keys, proofs and bound tokens', async () => {
+  const idp = await createTestIssuer()
+  const key = generateDpopKey('EdDSA')
+  expect(key).type.toBe<DpopKey>()
+  expect(key.jkt).type.toBe<string>()
+  expect(signDpopBoundToken(idp, key, { scope: 'read' })).type.toBe<string>()
+  expect(createDpopProof(key, { htu: 'http://localhost/x', accessToken: 't', nonce: 'n', claims: { ath: undefined } })).type.toBe<string>()
+  expect(createDpopProof(key, { htm: 'GET' })).type.toRaiseError()
+  expect(signCertificateBoundToken(idp, Buffer.alloc(1))).type.toBe<string>()
+  expect(generateDpopKey('HS256')).type.toRaiseError()
 })

@@ -180,14 +180,3 @@ export function resolveDpopSettings (value: unknown, env: Env, randomSecret: () 
     replayTimeout
   })
 }
-
-/**
- * A route's `config.axioms.dpop`: `true` requires DPoP on that route whatever the global mode
- * (except `disabled`, which fails startup); absent or `false` follows the global mode.
- */
-export function routeRequiresDpop (value: unknown, settings: DpopSettings, where: string): boolean {
-  if (value === undefined || value === false) return false
-  if (value !== true) throw new ConfigError(`${where}.dpop`, undefined, 'must be true or false')
-  if (settings.mode === 'disabled') throw new ConfigError(`${where}.dpop`, 'AXIOMS_DPOP_MODE', 'requires DPoP, but dpop.mode is "disabled"')
-  return true
-}

@@ -195,15 +195,18 @@ export class DpopVerifier {
 
   private claim (key: string, expiresAt: number): Promise<void> | undefined {
     let answer: boolean | Promise<boolean>
+    let thenable: boolean
     try {
       answer = this.store.claim(key, expiresAt)
+      // Any thenable will do; reading `then` may throw too (a getter, a Proxy): the store's fault.
+      thenable = typeof (answer as { then?: unknown } | undefined)?.then === 'function'
     } catch (err) {
       throw storeFailure(err)
     }
     if (answer === true) return undefined
     if (answer === false) fail('dpop_replay')
-    // Any thenable will do; anything else is no answer.
-    if (typeof (answer as { then?: unknown } | undefined)?.then !== 'function') fail('dpop_store_unavailable', 'bad_answer')
+    // Anything else is no answer.
+    if (!thenable) fail('dpop_store_unavailable', 'bad_answer')
     return withDeadline(Promise.resolve(answer), this.settings.replayTimeout).then(ok => {
       if (ok === false) fail('dpop_replay')
       // Anything but a boolean: the store cannot tell, so the proof is not accepted.

@@ -3,6 +3,8 @@
 // own ioredis client (an optional peer dependency) and imports nothing from it at run time.
 import type { DpopReplayStore } from './replay.js'
 
+export type { DpopReplayStore }
+
 /** The one ioredis method used; an ioredis `Redis` or `Cluster` instance fits it. */
 export interface RedisSetClient {
   set: (key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX') => Promise<'OK' | null>

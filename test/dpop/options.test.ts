@@ -3,10 +3,9 @@
 // name the option and its variable.
 import t, { type Test } from 'tap'
 import { ConfigError } from '../../lib/options/index.js'
-import { resolveDpopSettings, routeRequiresDpop } from '../../lib/dpop/options.js'
+import { resolveDpopSettings } from '../../lib/dpop/options.js'
 import { resolveMtlsSettings } from '../../lib/mtls.js'
 import { MemoryReplayStore } from '../../lib/dpop/replay.js'
-import { settings } from './helpers.js'
 
 const secret = (): Buffer => Buffer.alloc(32, 9)
 
@@ -139,17 +138,10 @@ t.test('startup errors name the option and its variable', async t => {
   configError(t, () => resolveDpopSettings({ replayStore: {} }, {}, secret), /"dpop\.replayStore" must be an object with a claim/)
   configError(t, () => resolveDpopSettings({ replayStore: new MemoryReplayStore(), replayCacheSize: 10 }, {}, secret), /cannot be combined with replayStore/)
   configError(t, () => resolveDpopSettings({ replayCacheSize: 0 }, {}, secret), /"dpop\.replayCacheSize" must be an integer >= 1/)
+  configError(t, () => resolveDpopSettings({ replayCacheSize: 100_000_001 }, {}, secret), /"dpop\.replayCacheSize" must be at most 100000000/)
+  t.equal(resolveDpopSettings({ replayCacheSize: 100_000_000 }, {}, secret).replayCacheSize, 100_000_000, 'the bound itself')
   configError(t, () => resolveDpopSettings({}, { AXIOMS_DPOP_REPLAY_CACHE_SIZE: '1.5' }, secret), /AXIOMS_DPOP_REPLAY_CACHE_SIZE\) must be an integer/)
   configError(t, () => resolveDpopSettings({ replayTimeout: '1m' }, {}, secret), /"dpop\.replayTimeout" must be between 1ms and 30s, got 1m/)
-})
-
-t.test('a route may require DPoP for itself', async t => {
-  const allowed = settings()
-  t.equal(routeRequiresDpop(undefined, allowed, 'config.axioms'), false)
-  t.equal(routeRequiresDpop(false, allowed, 'config.axioms'), false)
-  t.equal(routeRequiresDpop(true, allowed, 'config.axioms'), true)
-  configError(t, () => routeRequiresDpop('yes', allowed, 'config.axioms'), /"config\.axioms\.dpop" must be true or false/)
-  configError(t, () => routeRequiresDpop(true, settings(false), 'config.axioms'), /requires DPoP, but dpop\.mode is "disabled"/)
 })
 
 t.test('mtls: the socket by default, a function or a header for proxies', async t => {

@@ -426,6 +426,15 @@ t.test('replay store answers: async, failing, slow, full, nonsense', async t => 
     const later = await refusal(() => rig({}, { claim: async () => answer as unknown as boolean }).check(p()))
     t.equal(later?.reason, 'dpop_store_unavailable', `async ${String(answer)}`)
   }
+  // An answer whose `then` cannot even be read (a throwing getter, a Proxy) is the store's fault too.
+  const getter = { get then (): never { throw new Error('no then') } }
+  const trap = new Proxy({}, { get () { throw new Error('trap') } })
+  for (const [label, answer] of [['throwing then getter', getter], ['throwing Proxy', trap]] as const) {
+    const odd = await refusal(() => rig({}, { claim: () => answer as unknown as boolean }).check(p()))
+    t.equal(odd?.reason, 'dpop_store_unavailable', label)
+    t.equal(odd?.statusCode, 503, label)
+    t.equal(odd?.detail, 'store_error', label)
+  }
   const full = await refusal(() => rig({}, { claim: () => { throw new ReplayStoreFullError(7) } }).check(p()))
   t.equal(full?.reason, 'dpop_store_full')
   t.equal(full?.statusCode, 503)

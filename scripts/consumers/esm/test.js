@@ -28,6 +28,7 @@ assert.deepEqual(ok.json(), { customer: 'customer-42' })
 const missing = await call('/orders')
 assert.equal(missing.statusCode, 401)
 assert.deepEqual(missing.json(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
+// DPoP is accepted by default: the bare challenge offers both schemes.
 assert.equal(missing.headers['www-authenticate'], `Bearer realm="${idp.issuer}", DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"`)
 
 const expired = await call('/orders', idp.sign({ scope: 'orders:read' }, { expiresIn: -60 }))

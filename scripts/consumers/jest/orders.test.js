@@ -40,6 +40,7 @@ test('no token: 401 with the family body and a challenge', async () => {
   const res = await call('GET', '/orders')
   expect(res.statusCode).toBe(401)
   expect(res.json()).toEqual({ error: 'invalid_token', error_description: 'Missing Authorization Header' })
+  // DPoP is accepted by default: the bare challenge offers both schemes.
   expect(res.headers['www-authenticate']).toBe(`Bearer realm="${idp.issuer}", DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"`)
   const expired = await call('DELETE', '/orders/7', idp.sign({ roles: ['admin'] }, { expiresIn: -60 }))
   expect(expired.statusCode).toBe(401)

@@ -55,6 +55,7 @@ test('refusals: 401 and 403 with the family body and a challenge', async () => {
   expect(await call('/orders')).toEqual({
     status: 401,
     body: { error: 'invalid_token', error_description: 'Missing Authorization Header' },
+    // DPoP is accepted by default: the bare challenge offers both schemes.
     challenge: `Bearer realm="${idp.issuer}", DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"`
   })
   const viewer = await call('/admin', idp.sign({ roles: ['viewer'] }))

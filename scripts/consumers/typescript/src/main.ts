@@ -15,6 +15,7 @@ async function main (): Promise<void> {
   const missing = await call('GET', '/orders')
   assert.equal(missing.statusCode, 401)
   assert.deepEqual(missing.json(), { error: 'invalid_token', error_description: 'Missing Authorization Header' })
+  // DPoP is accepted by default: the bare challenge offers both schemes.
   assert.equal(missing.headers['www-authenticate'], `Bearer realm="${idp.issuer}", DPoP algs="RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"`)
   assert.equal((await call('DELETE', '/orders/1', idp.sign({ roles: ['viewer'] }))).statusCode, 403)
   assert.equal((await call('DELETE', '/orders/1', idp.sign({ roles: ['admin'] }))).statusCode, 200)
