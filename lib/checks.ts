@@ -55,12 +55,11 @@ export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSetting
 }
 
 /**
- * An RFC 7662 introspection answer, by the rules of a JWT's claims where the RFC leaves room:
- * `active` true; `iss`, when given, one of the issuer's; `exp` optional but, when given, in the
+ * An active RFC 7662 introspection answer (the introspector keeps no claims of inactive ones), by
+ * the rules of a JWT's claims where the RFC leaves room: `iss`, when given, one of the issuer's; `exp` optional but, when given, in the
  * future; `nbf`, `iat`, `aud` and `cnf` as for a JWT (RFC 9068 is about JWTs: it does not apply).
  */
 export function checkIntrospected (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound: boolean): void {
-  if (p.active !== true) fail('inactive_token')
   if (p.iss !== undefined && (typeof p.iss !== 'string' || !issuer.accepted.includes(p.iss))) fail('bad_issuer')
   checkTimesAndAudience(s, p, issuer, false)
   checkBinding(p, bound)

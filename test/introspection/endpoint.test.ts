@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import axioms, { type AxiomsOptions, INTROSPECTION_CHANNEL, type IntrospectionMessage } from '../../index.js'
+import axioms, { type AxiomsOptions, INTROSPECTION_CHANNEL, type IntrospectionMessage, VERIFY_CHANNEL } from '../../index.js'
 import { createDpopProof, createTestIssuer, generateDpopKey, type TestIssuer } from '../../testing.js'
 import diagnostics from 'node:diagnostics_channel'
 
@@ -89,7 +89,8 @@ t.test('what an answer must say: every other answer is 401 invalid_token, handle
     ['issued in the future', active(s.idp, { iat: now() + 600 }), 'Invalid access token'],
     ['DPoP-bound, sent as Bearer', active(s.idp, { cnf: { jkt: generateDpopKey().jkt } }), 'DPoP-bound access token requires the DPoP scheme'],
     ['an unknown binding', active(s.idp, { cnf: { jwk: {} } }), 'Invalid access token'],
-    ['lacking the scope', active(s.idp, { scope: 'orders:write' }), 'Insufficient role, scope or permission']
+    ['lacking the scope', active(s.idp, { scope: 'orders:write' }), 'Insufficient role, scope or permission'],
+    ['nested past the claim depth', active(s.idp, { ext: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }), 'Invalid access token']
   ]
   for (const [label, answer, description] of cases) {
     s.ep.answer(json(answer))
@@ -169,9 +170,12 @@ t.test('the endpoint from discovery: OIDC first, then RFC 8414; none: 503', asyn
 
   // No OIDC document: RFC 8414's, at /.well-known/oauth-authorization-server (the test kit serves
   // only OIDC's, so a small server plays the issuer).
+  const asked: string[] = []
   const meta = createServer((req, res) => {
-    if (req.url === '/.well-known/oauth-authorization-server') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: base, introspection_endpoint: ep.url }))
+    asked.push(String(req.url))
+    const issuer = req.url === '/.well-known/oauth-authorization-server' ? base : req.url === '/.well-known/oauth-authorization-server/realms/a' ? `${base}/realms/a` : undefined
+    if (issuer !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, introspection_endpoint: ep.url }))
     } else {
       res.writeHead(404).end()
     }
@@ -185,6 +189,14 @@ t.test('the endpoint from discovery: OIDC first, then RFC 8414; none: 503', asyn
   oauth.get('/orders', { config: { axioms: {} } }, async () => 'ok')
   ep.answer(json(active(idp, { iss: base })))
   t.equal((await call(oauth)).statusCode, 200)
+  // An issuer with a path: RFC 8414 §3.1 puts the well-known segment before it.
+  const realm = Fastify()
+  t.teardown(() => realm.close())
+  await realm.register(axioms, { issuer: `${base}/realms/a`, audience: API, env: {}, jwksPrefetch: false, introspection: { clientId: 'c', clientSecret: 's' } })
+  realm.get('/orders', { config: { axioms: {} } }, async () => 'ok')
+  ep.answer(json(active(idp, { iss: `${base}/realms/a` })))
+  t.equal((await call(realm)).statusCode, 200)
+  t.same(asked.slice(-2), ['/realms/a/.well-known/openid-configuration', '/.well-known/oauth-authorization-server/realms/a'])
 
   idp.setDiscovery({ issuer: idp.issuer, jwks_uri: idp.jwksUri })
   const none = Fastify({ logger: false })
@@ -234,7 +246,9 @@ t.test('client_secret_post and private_key_jwt requests', async t => {
   for (const [type, opts, alg] of [['ec', { namedCurve: 'P-384' }, 'ES384'], ['ed25519', {}, 'EdDSA'], ['rsa', { modulusLength: 2048 }, 'RS256'], ['ec', { namedCurve: 'P-256' }, 'ES256'], ['ec', { namedCurve: 'P-521' }, 'ES512'], ['rsa-pss', { modulusLength: 2048 }, 'PS256']] as const) {
     const pair = generateKeyPairSync(type as 'ec', opts as { namedCurve: string })
     const pem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
-    const jwt = await rig(t, { privateKey: type === 'ed25519' ? pair.privateKey.export({ format: 'jwk' }) : pem, keyId: 'k1', clientSecret: undefined })
+    // The last one without keyId: no kid in the header.
+    const kid = alg === 'PS256' ? undefined : 'k1'
+    const jwt = await rig(t, { privateKey: type === 'ed25519' ? pair.privateKey.export({ format: 'jwk' }) : pem, keyId: kid, clientSecret: undefined })
     jwt.ep.answer(json(active(jwt.idp)))
     t.equal((await call(jwt.app)).statusCode, 200, alg)
     const form = jwt.ep.requests[0] as URLSearchParams
@@ -242,7 +256,7 @@ t.test('client_secret_post and private_key_jwt requests', async t => {
     const [h, p, sig] = String(form.get('client_assertion')).split('.') as [string, string, string]
     const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, number | string>
-    t.same(header, { alg, typ: 'JWT', kid: 'k1' }, alg)
+    t.same(header, kid === undefined ? { alg, typ: 'JWT' } : { alg, typ: 'JWT', kid }, alg)
     t.match(claims, { iss: 'orders-api', sub: 'orders-api', aud: jwt.ep.url }, alg)
     t.ok((claims.exp as number) - (claims.iat as number) <= 60, `${alg}: short-lived`)
     const hash = alg === 'EdDSA' ? null : `sha${alg === 'ES384' ? 384 : alg === 'ES512' ? 512 : 256}`
@@ -274,4 +288,37 @@ t.test('diagnostics: introspect and introspect_failed on the introspection chann
     { issuer: s.idp.issuer, event: 'introspect_failed', cause: 'status_502', stage: 'introspection', url: s.ep.url, status: 502 }
   ])
   t.notMatch(JSON.stringify(mine), /opaque-token|s3cret/)
+})
+
+t.test('verification outcomes on the verify channel: no kid (an opaque token names none), the answer\'s jti', async t => {
+  const seen: Array<Record<string, unknown>> = []
+  const listener = (m: unknown): void => { seen.push(m as Record<string, unknown>) }
+  diagnostics.subscribe(VERIFY_CHANNEL, listener)
+  t.teardown(() => diagnostics.unsubscribe(VERIFY_CHANNEL, listener))
+  const s = await rig(t, { cacheTtl: 0 })
+  s.ep.answer(json(active(s.idp, { jti: 'j-ok' })))
+  await call(s.app)
+  s.ep.answer(json(active(s.idp)))
+  await call(s.app)
+  s.ep.answer(json(active(s.idp, { jti: 'j-other-aud', aud: 'billing-api' })))
+  await call(s.app)
+  s.ep.answer(json({ active: false, jti: 'not-read' }))
+  await call(s.app)
+  t.same(seen.filter(m => m.issuer === s.idp.issuer), [
+    { ok: true, issuer: s.idp.issuer, jti: 'j-ok' },
+    { ok: true, issuer: s.idp.issuer },
+    { ok: false, reason: 'bad_audience', issuer: s.idp.issuer, jti: 'j-other-aud' },
+    { ok: false, reason: 'inactive_token', issuer: s.idp.issuer }
+  ])
+})
+
+t.test('through an egress proxy that is down: 503, and the warning names the proxy', async t => {
+  const s = await rig(t, {}, { proxy: 'http://127.0.0.1:9' })
+  s.ep.answer(json(active(s.idp)))
+  const res = await call(s.app)
+  t.equal(res.statusCode, 503)
+  t.equal(s.ep.requests.length, 0, 'nothing reached the endpoint directly')
+  const warning = s.logs.find(l => typeof l.msg === 'string' && l.msg.includes('token introspection'))
+  t.match(warning, { proxy: 'http://127.0.0.1:9', stage: 'introspection', url: s.ep.url })
+  t.match(String(warning?.msg), / through proxy http:\/\/127\.0\.0\.1:9 /)
 })
