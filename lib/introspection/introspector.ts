@@ -130,7 +130,8 @@ export class Introspector {
     }
     const now = Date.now()
     const claims = body.active === true ? freezeClaims(body) as AccessTokenClaims | undefined : undefined
-    if (body.active === true && claims === undefined) fail('malformed')
+    // Nested past the claim depth: the claims are unusable (the token itself is not malformed).
+    if (body.active === true && claims === undefined) fail('bad_claim')
     if (claims === undefined) this.counters.inactive++
     else this.counters.active++
     this.lastError = null

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import axioms, { type AxiomsOptions, INTROSPECTION_CHANNEL, type IntrospectionMessage, VERIFY_CHANNEL } from '../../index.js'
 import { createDpopProof, createTestIssuer, generateDpopKey, type TestIssuer } from '../../testing.js'
 import diagnostics from 'node:diagnostics_channel'
+import { startProxy } from '../proxy/server.js'
 
 const API = 'orders-api'
 type Reply = (req: IncomingMessage, res: ServerResponse, body: URLSearchParams) => void
@@ -321,4 +322,44 @@ t.test('through an egress proxy that is down: 503, and the warning names the pro
   const warning = s.logs.find(l => typeof l.msg === 'string' && l.msg.includes('token introspection'))
   t.match(warning, { proxy: 'http://127.0.0.1:9', stage: 'introspection', url: s.ep.url })
   t.match(String(warning?.msg), / through proxy http:\/\/127\.0\.0\.1:9 /)
+})
+
+t.test('roles, permissions and ownership run on the answer as on JWT claims', async t => {
+  const s = await rig(t, { cacheTtl: 0 })
+  const articles = new Map([['1', { user: 'alice' }]])
+  s.app.get('/admin', { onRequest: [s.app.hasRequiredRoles(['admin']), s.app.hasRequiredPermissions(['orders:delete'])] }, async () => 'admin')
+  s.app.get('/articles/:id', {
+    onRequest: [s.app.checkObjectOwnership<{ user: string }, { id: string }>({ getObject: r => articles.get(r.params.id) })]
+  }, async r => r.ownedObject)
+  s.ep.answer(json(active(s.idp, { roles: ['admin'], permissions: ['orders:delete'] })))
+  t.equal((await s.app.inject({ url: '/admin', headers: { authorization: 'Bearer o1' } })).statusCode, 200)
+  s.ep.answer(json(active(s.idp, { roles: ['admin'], permissions: ['orders:read'] })))
+  const noPermission = await s.app.inject({ url: '/admin', headers: { authorization: 'Bearer o2' } })
+  t.same([noPermission.statusCode, noPermission.json().error], [403, 'insufficient_scope'])
+  s.ep.answer(json(active(s.idp, { roles: ['viewer'], permissions: ['orders:delete'] })))
+  t.equal((await s.app.inject({ url: '/admin', headers: { authorization: 'Bearer o3' } })).statusCode, 403)
+  s.ep.answer(json(active(s.idp, { sub: 'alice' })))
+  const own = await s.app.inject({ url: '/articles/1', headers: { authorization: 'Bearer o4' } })
+  t.same([own.statusCode, own.json()], [200, { user: 'alice' }])
+  s.ep.answer(json(active(s.idp, { sub: 'mallory' })))
+  const other = await s.app.inject({ url: '/articles/1', headers: { authorization: 'Bearer o5' } })
+  t.same([other.statusCode, other.json().error_description], [403, 'You do not have permission to access this resource'])
+  s.ep.answer(json(active(s.idp, { sub: 'alice' })))
+  t.equal((await s.app.inject({ url: '/articles/2', headers: { authorization: 'Bearer o6' } })).statusCode, 404)
+})
+
+t.test('through a real egress proxy (HTTP_PROXY): the POST goes through it with its form and credentials', async t => {
+  const proxy = await startProxy(t)
+  const s = await rig(t, {}, { env: { HTTP_PROXY: proxy.url } })
+  s.ep.answer(json(active(s.idp)))
+  t.equal((await call(s.app)).statusCode, 200)
+  // The JWKS prefetch went through it too (as GETs); the introspection is the one POST.
+  const posts = (): string[] => proxy.passed.filter(p => p.method === 'POST').map(p => p.target)
+  t.same(posts(), [s.ep.url])
+  t.equal(s.ep.requests[0]?.get('token'), 'opaque-token-1')
+  t.match(s.ep.headers[0]?.authorization, /^Basic /)
+  const direct = await rig(t, {}, { env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' } })
+  direct.ep.answer(json(active(direct.idp)))
+  t.equal((await call(direct.app)).statusCode, 200)
+  t.same(posts(), [s.ep.url], 'NO_PROXY: reached directly')
 })
