@@ -11,6 +11,10 @@ import axioms, {
   type DpopMode,
   type DpopOptions,
   type DpopReplayStore,
+  INTROSPECTION_CHANNEL,
+  type IntrospectionMessage,
+  type IntrospectionOptions,
+  type IntrospectionStats,
   getTokenScopes,
   isAxiomsError,
   type ProblemDetails,
@@ -250,4 +254,18 @@ test('the test kit: DPoP keys, proofs and bound tokens', async () => {
   expect(createDpopProof(key, { htm: 'GET' })).type.toRaiseError()
   expect(signCertificateBoundToken(idp, Buffer.alloc(1))).type.toBe<string>()
   expect(generateDpopKey('HS256')).type.toRaiseError()
+})
+
+test('introspection options, stats and messages', () => {
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', introspection: { clientId: 'api', clientSecret: 's' } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', introspection: { endpoint: 'https://a.example/introspect', clientId: 'api', privateKey: '-----BEGIN PRIVATE KEY-----', keyId: 'k1', clientAuth: 'private_key_jwt', tokens: 'all', cacheTtl: '10s', cacheSize: 100 } })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', issuer: 'https://a.example', introspection: false })).type.not.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', introspection: { clientId: 'api', clientAuth: 'client_secret_jwt' } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', introspection: { clientId: 'api', tokens: 'some' } })).type.toRaiseError()
+  expect(app.register(axioms, { audience: 'api', introspection: { clientId: 'api', cacheTtl: true } })).type.toRaiseError()
+  expect<IntrospectionOptions['clientAuth']>().type.toBe<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | undefined>()
+  expect(app.axioms.stats().introspection).type.toBe<IntrospectionStats | undefined>()
+  expect(app.axioms.stats().introspection?.active).type.toBe<number | undefined>()
+  expect(INTROSPECTION_CHANNEL).type.toBe<'axioms-fastify:introspection'>()
+  expect<IntrospectionMessage['event']>().type.toBe<'introspect' | 'introspect_failed'>()
 })
