@@ -3,60 +3,20 @@
 // through OIDC discovery. Also run with profile: 'rfc9068' (oidc-provider signs `typ: at+jwt`).
 import t from 'tap'
 import Fastify from 'fastify'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { generateKeyPairSync } from 'node:crypto'
 import axioms from '../index.js'
+import { API, serviceClient, startProvider, tokenRequest } from './oidc/provider.js'
 
-// oidc-provider ships no type declarations: describe the little used here.
-interface OidcProvider { callback: () => (req: IncomingMessage, res: ServerResponse) => void }
-const moduleName = 'oidc-provider'
-const { default: Provider } = await import(moduleName) as { default: new (issuer: string, config: Record<string, unknown>) => OidcProvider }
-
-const API = 'https://api.example.test'
-
-let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.writeHead(503).end() }
-const server = createServer((req, res) => handler(req, res))
-await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-t.teardown(async () => {
-  server.closeAllConnections()
-  await new Promise(resolve => server.close(resolve))
-})
-
-const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'op-rs256', use: 'sig', alg: 'RS256' }
-const provider = new Provider(issuer, {
-  jwks: { keys: [signingKey] },
-  clients: [{
-    client_id: 'svc',
-    client_secret: 'svc-secret-of-some-length',
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-    scope: 'read:data write:data admin:data'
-  }],
+const { issuer } = await startProvider({
+  clients: [serviceClient('read:data write:data admin:data')],
   scopes: ['read:data', 'write:data', 'admin:data'],
-  features: {
-    devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
-    resourceIndicators: {
-      enabled: true,
-      defaultResource: () => API,
-      useGrantedResource: () => true,
-      getResourceServerInfo: (_ctx: unknown, resource: string) => {
-        if (resource !== API) throw new Error('unknown resource')
-        return { scope: 'read:data write:data', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
-      }
-    }
-  }
+  resource: { scope: 'read:data write:data', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
 })
-handler = provider.callback()
 
 async function accessToken (scope: string): Promise<string> {
   const res = await fetch(`${issuer}/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc', client_secret: 'svc-secret-of-some-length', resource: API, scope })
+    body: tokenRequest(scope)
   })
   const body = await res.json() as { access_token?: string, error?: string }
   if (typeof body.access_token !== 'string') throw new Error(`token endpoint: ${res.status} ${JSON.stringify(body)}`)

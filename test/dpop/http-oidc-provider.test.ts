@@ -4,47 +4,19 @@
 // it with a proof from the client's key and refuses it without one, with another key's proof and
 // as Bearer; a token issued without DPoP works as Bearer in allowed mode only.
 import t from 'tap'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { generateKeyPairSync } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import axioms, { type AxiomsOptions } from '../../index.js'
 import { createDpopProof, type DpopKey, generateDpopKey } from '../../testing.js'
 import { httpGet, listen } from '../attacks/harness.js'
 import { bearerChallenge, DPOP_BARE, dpopChallenge, type Out, passed, proofFault, refused } from './http.js'
+import { API, serviceClient, startProvider, tokenRequest } from '../oidc/provider.js'
 
-interface OidcProvider { callback: () => (req: IncomingMessage, res: ServerResponse) => void }
-const moduleName = 'oidc-provider'
-const { default: Provider } = await import(moduleName) as { default: new (issuer: string, config: Record<string, unknown>) => OidcProvider }
-
-const API = 'https://api.example.test'
-let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.writeHead(503).end() }
-const server = createServer((req, res) => handler(req, res))
-await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-t.teardown(async () => {
-  server.closeAllConnections()
-  await new Promise(resolve => server.close(resolve))
-})
-
-const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'op-rs256', use: 'sig', alg: 'RS256' }
-const provider = new Provider(issuer, {
-  jwks: { keys: [signingKey] },
-  clients: [{ client_id: 'svc', client_secret: 'svc-secret-of-some-length', grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope: 'read:data' }],
+const { issuer } = await startProvider({
+  clients: [serviceClient('read:data')],
   scopes: ['read:data'],
-  features: {
-    devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
-    dPoP: { enabled: true },
-    resourceIndicators: {
-      enabled: true,
-      defaultResource: () => API,
-      useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'read:data', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } })
-    }
-  }
+  features: { dPoP: { enabled: true } },
+  resource: { scope: 'read:data', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
 })
-handler = provider.callback()
 
 /** client_credentials at oidc-provider; with `key`, the token request carries its DPoP proof. */
 async function accessToken (key?: DpopKey): Promise<{ token: string, type: string }> {
@@ -52,7 +24,7 @@ async function accessToken (key?: DpopKey): Promise<{ token: string, type: strin
   const res = await fetch(tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(key === undefined ? {} : { dpop: createDpopProof(key, { htm: 'POST', htu: tokenUrl }) }) },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc', client_secret: 'svc-secret-of-some-length', resource: API, scope: 'read:data' })
+    body: tokenRequest('read:data')
   })
   const body = await res.json() as { access_token?: string, token_type?: string }
   if (res.status !== 200 || typeof body.access_token !== 'string') throw new Error(`token endpoint: ${res.status} ${JSON.stringify(body)}`)

@@ -3,45 +3,18 @@
 // the proof verifier accepts that token with a resource proof from the same key, and refuses it
 // without one or with another key. (Through the plugin's hooks: phase 2.)
 import t from 'tap'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto'
+import { createPublicKey, verify } from 'node:crypto'
 import { createDpopProof, generateDpopKey } from '../../testing.js'
 import { DpopVerifier, type DpopRequest } from '../../lib/dpop/proof.js'
 import { refusal, settings } from './helpers.js'
+import { API, serviceClient, startProvider, tokenRequest } from '../oidc/provider.js'
 
-interface OidcProvider { callback: () => (req: IncomingMessage, res: ServerResponse) => void }
-const moduleName = 'oidc-provider'
-const { default: Provider } = await import(moduleName) as { default: new (issuer: string, config: Record<string, unknown>) => OidcProvider }
-
-const API = 'https://api.example.test'
-let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.writeHead(503).end() }
-const server = createServer((req, res) => handler(req, res))
-await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-t.teardown(async () => {
-  server.closeAllConnections()
-  await new Promise(resolve => server.close(resolve))
-})
-
-const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'op-rs256', use: 'sig', alg: 'RS256' }
-const provider = new Provider(issuer, {
-  jwks: { keys: [signingKey] },
-  clients: [{ client_id: 'svc', client_secret: 'svc-secret-of-some-length', grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope: 'read:data' }],
+const { issuer, signingKey } = await startProvider({
+  clients: [serviceClient('read:data')],
   scopes: ['read:data'],
-  features: {
-    devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
-    dPoP: { enabled: true },
-    resourceIndicators: {
-      enabled: true,
-      defaultResource: () => API,
-      useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'read:data', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } })
-    }
-  }
+  features: { dPoP: { enabled: true } },
+  resource: { scope: 'read:data', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
 })
-handler = provider.callback()
 
 /** The token's claims, after checking its RS256 signature with the provider's key. */
 function verifiedClaims (token: string): Record<string, unknown> {
@@ -57,7 +30,7 @@ t.test('a DPoP-bound token from oidc-provider: accepted with the key\'s proof, r
   const res = await fetch(tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: createDpopProof(key, { htm: 'POST', htu: tokenUrl }) },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc', client_secret: 'svc-secret-of-some-length', resource: API, scope: 'read:data' })
+    body: tokenRequest('read:data')
   })
   const body = await res.json() as { access_token?: string, token_type?: string }
   t.equal(res.status, 200, JSON.stringify(body))

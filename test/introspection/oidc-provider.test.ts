@@ -4,35 +4,16 @@
 // applies the routes' requirements to the answer. Revocation, caching and single-flight too.
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { generateKeyPairSync } from 'node:crypto'
 import axioms, { type IntrospectionOptions } from '../../index.js'
+import { API, SERVICE, serviceClient, startProvider, tokenRequest } from '../oidc/provider.js'
 
-interface OidcProvider { callback: () => (req: IncomingMessage, res: ServerResponse) => void }
-const moduleName = 'oidc-provider'
-const { default: Provider } = await import(moduleName) as { default: new (issuer: string, config: Record<string, unknown>) => OidcProvider }
-
-const API = 'https://api.example.test'
 const introspections: string[] = []
-let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.writeHead(503).end() }
-const server = createServer((req, res) => {
-  if (req.method === 'POST' && req.url === '/token/introspection') introspections.push(String(req.headers.authorization ?? 'post'))
-  handler(req, res)
-})
-await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-t.teardown(async () => {
-  server.closeAllConnections()
-  await new Promise(resolve => server.close(resolve))
-})
-
-const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'op-rs256', use: 'sig', alg: 'RS256' }
 const apiKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-const provider = new Provider(issuer, {
-  jwks: { keys: [signingKey] },
+const { issuer } = await startProvider({
+  onRequest: req => { if (req.method === 'POST' && req.url === '/token/introspection') introspections.push(String(req.headers.authorization ?? 'post')) },
   clients: [
-    { client_id: 'svc', client_secret: 'svc-secret-of-some-length', grant_types: ['client_credentials'], redirect_uris: [], response_types: [], scope: 'read:data write:data' },
+    serviceClient('read:data write:data'),
     { client_id: 'api-basic', client_secret: 'api-basic-secret-long-enough', grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
     { client_id: 'api-post', client_secret: 'api-post-secret-long-enough', grant_types: [], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_post' },
     {
@@ -46,33 +27,22 @@ const provider = new Provider(issuer, {
     }
   ],
   scopes: ['read:data', 'write:data'],
-  features: {
-    devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
-    introspection: { enabled: true, allowedPolicy: async () => true },
-    revocation: { enabled: true },
-    resourceIndicators: {
-      enabled: true,
-      defaultResource: () => API,
-      useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'read:data write:data', audience: API, accessTokenFormat: 'opaque' })
-    }
-  },
-  ttl: { ClientCredentials: 600 }
+  features: { introspection: { enabled: true, allowedPolicy: async () => true }, revocation: { enabled: true } },
+  resource: { scope: 'read:data write:data', accessTokenFormat: 'opaque' },
+  extra: { ttl: { ClientCredentials: 600 } }
 })
-handler = provider.callback()
 
 const form = (body: Record<string, string>): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) })
 
 async function opaqueToken (scope: string): Promise<string> {
-  const res = await fetch(`${issuer}/token`, form({ grant_type: 'client_credentials', client_id: 'svc', client_secret: 'svc-secret-of-some-length', resource: API, scope }))
+  const res = await fetch(`${issuer}/token`, form(Object.fromEntries(tokenRequest(scope))))
   const body = await res.json() as { access_token?: string }
   if (typeof body.access_token !== 'string') throw new Error(`token endpoint: ${res.status}`)
   return body.access_token
 }
 
 async function revoke (token: string): Promise<void> {
-  const res = await fetch(`${issuer}/token/revocation`, form({ token, client_id: 'svc', client_secret: 'svc-secret-of-some-length' }))
+  const res = await fetch(`${issuer}/token/revocation`, form({ token, ...SERVICE }))
   if (res.status !== 200) throw new Error(`revocation: ${res.status}`)
 }
 
