@@ -120,6 +120,17 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
   t.teardown(() => app.close())
   const options = optionsFor(world, o.profile ?? 'D', o.options ?? {})
   await app.register(axioms, options)
+  return await mountApi(app, world, realmOf(options), o)
+}
+
+/** What mountApi counts: the two issuers' requests. */
+interface Counted { a: { requests: { jwks: number, discovery: number } }, b: { requests: { jwks: number, discovery: number } } }
+
+/**
+ * The corpus routes on an app whose plugin is registered, and the request helpers that measure
+ * handler calls and JWKS requests around each request (shared by the fastify-jwt mode's fixture).
+ */
+export async function mountApi<W extends Counted> (app: FastifyInstance, world: W, realm: string, o: Pick<ApiOptions, 'routes' | 'noReady'>): Promise<Omit<Api, 'world'> & { world: W }> {
   let calls = 0
   const seen: unknown[] = []
   const spy = (request: { authJwt: unknown }): void => { calls++; seen.push(request.authJwt) }
@@ -153,7 +164,7 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
   return {
     app,
     world,
-    realm: realmOf(options),
+    realm,
     get calls () { return calls },
     seen,
     call,

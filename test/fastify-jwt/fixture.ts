@@ -8,7 +8,7 @@ import fjwt, { type FastifyJWTOptions, type JwtHeader, type TokenOrHeader } from
 import buildGetJwks from 'get-jwks'
 import axioms, { type AxiomsOptions } from '../../index.js'
 import { createTestIssuer, signJws, type TestIssuer, type TestKey } from '../../testing.js'
-import { DOCS, type Outcome } from '../attacks/harness.js'
+import { mountApi, type Outcome } from '../attacks/harness.js'
 
 export const API = 'https://api.test'
 
@@ -112,43 +112,6 @@ export async function createApi (t: { teardown: (fn: () => unknown) => void }, w
   if (o.jwtAfter !== true) await registerFastifyJwt(app, getJwks, o.jwt)
   await app.register(axioms, options)
   if (o.jwtAfter === true) await registerFastifyJwt(app, getJwks, o.jwt)
-  let calls = 0
-  const seen: unknown[] = []
-  const spy = (request: { authJwt: unknown }): void => { calls++; seen.push(request.authJwt) }
-  o.routes?.(app, spy)
-  app.get('/items', { config: { axioms: { scopes: ['items:read'] } } }, async request => { spy(request); return { ok: true } })
-  app.post('/items', { config: { axioms: { scopes: ['items:write'] } } }, async request => { spy(request); return { ok: true } })
-  app.get('/admin', { config: { axioms: { roles: ['admin'] } } }, async request => { spy(request); return { ok: true } })
-  app.get<{ Params: { id: string } }>('/docs/:id', {
-    preHandler: app.checkObjectOwnership({ getObject: request => DOCS.get((request.params as { id: string }).id) })
-  }, async request => { spy(request); return { ok: true, doc: request.ownedObject } })
-  await app.ready()
-  const call = async (opts: InjectOptions | string): Promise<Outcome> => {
-    const before = calls
-    const j = world.a.requests.jwks
-    const jb = world.b.requests.jwks
-    const d = world.a.requests.discovery + world.b.requests.discovery
-    const res = await app.inject(opts as InjectOptions)
-    let body: unknown
-    try { body = res.json() } catch { body = undefined }
-    return {
-      status: res.statusCode,
-      headers: res.headers as Outcome['headers'],
-      body,
-      text: res.body,
-      handled: calls - before,
-      jwks: world.a.requests.jwks - j,
-      jwksB: world.b.requests.jwks - jb,
-      discovery: world.a.requests.discovery + world.b.requests.discovery - d
-    }
-  }
   const issuer = options.issuers?.[0]?.issuer ?? options.issuer
-  return {
-    app,
-    realm: options.realm ?? (Array.isArray(issuer) ? issuer[0] as string : issuer as string),
-    get calls () { return calls },
-    seen,
-    call,
-    get: (tok, url = '/items', method = 'GET') => call({ method, url, headers: { authorization: `Bearer ${tok}` } })
-  }
+  return await mountApi(app, world, options.realm ?? (Array.isArray(issuer) ? issuer[0] as string : issuer as string), o)
 }
