@@ -54,6 +54,11 @@ export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSetting
   checkBinding(p, bound)
 }
 
+// RFC 7662 §2.2 token_type (an RFC 6749 §7.1 type), ORY Hydra's token_use, Keycloak's typ, Cognito's
+// token_use; compared without case, as token types are (RFC 6749 §5.1).
+const TOKEN_KIND_MEMBERS = ['token_type', 'token_use', 'typ'] as const
+const ACCESS_TOKEN_KINDS: ReadonlySet<string> = new Set(['bearer', 'dpop', 'access_token', 'access', 'at+jwt', 'application/at+jwt', 'urn:ietf:params:oauth:token-type:access_token'])
+
 /**
  * An active RFC 7662 introspection answer (the introspector keeps no claims of inactive ones), by
  * the rules of a JWT's claims where the RFC leaves room: `iss`, when given, one of the issuer's; `exp` optional but, when given, in the
@@ -61,6 +66,12 @@ export function checkClaims (s: ClaimRules, p: JsonObject, issuer: IssuerSetting
  */
 export function checkIntrospected (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound: boolean): void {
   if (p.iss !== undefined && (typeof p.iss !== 'string' || !issuer.accepted.includes(p.iss))) fail('bad_issuer')
+  // An endpoint may answer for refresh or ID tokens too (Hydra's token_use, Keycloak's typ): each
+  // member that names the kind of token must name an access token.
+  for (const member of TOKEN_KIND_MEMBERS) {
+    const v = p[member]
+    if (v !== undefined && (typeof v !== 'string' || !ACCESS_TOKEN_KINDS.has(v.toLowerCase()))) fail('bad_typ')
+  }
   checkTimesAndAudience(s, p, issuer, false)
   checkBinding(p, bound)
 }

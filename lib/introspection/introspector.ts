@@ -26,7 +26,13 @@ export interface IntrospectionStats {
 
 export interface IntrospectorLog {
   warn: (obj: object, msg: string) => void
+  debug: (obj: object, msg: string) => void
 }
+
+// Answers about the request rather than the endpoint's health (a malformed or oversized request):
+// possibly this token's doing, so they hold back no other token (one client must not be able to
+// stop introspection for the rest).
+const ABOUT_THE_REQUEST: ReadonlySet<number> = new Set([400, 413, 414, 422])
 
 interface Answer {
   /** The frozen claims of an active token; undefined for an inactive one. */
@@ -46,6 +52,7 @@ export class Introspector {
   private endpoint: string | undefined
   private discovering: Promise<string> | undefined
   private failedAt = -Infinity
+  private warnedAt = -Infinity
   private readonly closing = new AbortController()
   private readonly counters = { active: 0, inactive: 0, failures: 0, cacheHits: 0 }
   private lastError: string | null = null
@@ -164,12 +171,16 @@ export class Introspector {
     /* c8 ignore next */
     const failure = err instanceof FetchError ? err : new FetchError('unexpected')
     this.counters.failures++
-    this.failedAt = Date.now()
+    const now = Date.now()
+    if (failure.status === undefined || !ABOUT_THE_REQUEST.has(failure.status)) this.failedAt = now
     this.lastError = failure.code
     const seen = { status: failure.status, contentType: failure.contentType, bytes: failure.bytes, proxy: failure.proxy }
     const via = failure.proxy === undefined ? '' : ` through proxy ${failure.proxy}`
     const what = at.stage === 'discovery' ? `GET ${at.url}` : `POST ${at.url}`
-    this.log.warn({ issuer: this.s.issuer.id, stage: at.stage, url: at.url, cause: failure.code, ...defined(seen) },
+    // At most one warning per retry delay; the others at debug (a client can cause ABOUT_THE_REQUEST ones).
+    const quiet = now - this.warnedAt < this.retryDelay()
+    if (!quiet) this.warnedAt = now
+    this.log[quiet ? 'debug' : 'warn']({ issuer: this.s.issuer.id, stage: at.stage, url: at.url, cause: failure.code, ...defined(seen) },
       `axioms: token introspection for ${this.s.issuer.id} failed: ${what}${via} ${describeFailure(failure, this.http)}`)
     if (introspectionChannel.hasSubscribers) {
       introspectionChannel.publish({ issuer: this.s.issuer.id, event: 'introspect_failed', cause: failure.code, stage: at.stage as 'discovery' | 'introspection', url: at.url, ...defined({ status: failure.status }) } satisfies IntrospectionMessage)

@@ -91,7 +91,14 @@ t.test('what an answer must say: every other answer is 401 invalid_token, handle
     ['DPoP-bound, sent as Bearer', active(s.idp, { cnf: { jkt: generateDpopKey().jkt } }), 'DPoP-bound access token requires the DPoP scheme'],
     ['an unknown binding', active(s.idp, { cnf: { jwk: {} } }), 'Invalid access token'],
     ['lacking the scope', active(s.idp, { scope: 'orders:write' }), 'Insufficient role, scope or permission'],
-    ['nested past the claim depth', active(s.idp, { ext: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }), 'Invalid access token']
+    ['nested past the claim depth', active(s.idp, { ext: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }), 'Invalid access token'],
+    // Endpoints answer for refresh and ID tokens too: Hydra's token_use, Keycloak's typ, RFC 7662 token_type.
+    ['a Hydra refresh token', active(s.idp, { token_use: 'refresh_token' }), 'Invalid token type'],
+    ['a Keycloak refresh token', active(s.idp, { typ: 'Refresh' }), 'Invalid token type'],
+    ['a Keycloak ID token', active(s.idp, { typ: 'ID' }), 'Invalid token type'],
+    ['token_type refresh_token', active(s.idp, { token_type: 'refresh_token' }), 'Invalid token type'],
+    ['token_type the RFC 8693 URI of a refresh token', active(s.idp, { token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }), 'Invalid token type'],
+    ['token_type not a string', active(s.idp, { token_type: ['Bearer'] }), 'Invalid token type']
   ]
   for (const [label, answer, description] of cases) {
     s.ep.answer(json(answer))
@@ -109,6 +116,35 @@ t.test('what an answer must say: every other answer is 401 invalid_token, handle
   // Without iss the answer speaks for the configured issuer; exp is optional (RFC 7662 §2.2).
   s.ep.answer(json({ active: true, aud: [API], scope: 'orders:read' }))
   t.equal((await call(s.app, 'no-iss-no-exp')).statusCode, 200)
+  // What providers say of an access token, in any case.
+  for (const kind of [{ token_type: 'Bearer' }, { token_type: 'bearer' }, { token_type: 'DPoP' }, { token_use: 'access_token' }, { typ: 'Bearer' }, { token_type: 'urn:ietf:params:oauth:token-type:access_token' }, { token_type: 'Bearer', token_use: 'access_token', typ: 'Bearer' }]) {
+    s.ep.answer(json(active(s.idp, kind)))
+    t.equal((await call(s.app, `kind-${JSON.stringify(kind)}`)).statusCode, 200, JSON.stringify(kind))
+  }
+})
+
+t.test('an answer about one request (400, 413, 414, 422) holds back no other token; one warning per retry delay', async t => {
+  const s = await rig(t, { cacheTtl: 0 }, { jwksCooldown: '3s' })
+  for (const status of [400, 413, 414, 422]) {
+    s.ep.answer((_q, res, body) => {
+      if (body.get('token') === 'chosen-by-the-client') json({ error: 'invalid_request' }, status)(_q, res, body)
+      else json(active(s.idp))(_q, res, body)
+    })
+    const bad = await call(s.app, 'chosen-by-the-client')
+    t.equal(bad.statusCode, 503, `${status}: that request cannot be verified`)
+    t.equal(bad.headers['retry-after'], '1', `${status}: Retry-After`)
+    t.equal((await call(s.app, `good-after-${status}`)).statusCode, 200, `${status}: the next token is still introspected`)
+  }
+  t.equal(s.app.axioms.stats().introspection?.failures, 4)
+  t.equal(s.logs.filter(l => l.stage === 'introspection').length, 1, 'one warning; the others at debug')
+  // A failure of the endpoint itself still holds everyone back for the retry delay.
+  s.ep.answer(json({ error: 'server_error' }, 500))
+  t.equal((await call(s.app, 'first')).statusCode, 503)
+  s.ep.answer(json(active(s.idp)))
+  const asked = s.ep.requests.length
+  t.equal((await call(s.app, 'second')).statusCode, 503, 'within the retry delay')
+  t.equal(s.ep.requests.length, asked, 'not asked')
+  t.equal(s.calls(), 4)
 })
 
 t.test('answers are reused for no longer than cacheTtl and the token\'s exp; inactive ones too', async t => {
