@@ -48,7 +48,8 @@ const imported = new TokenCache<KeyMaterial>(1024)
  */
 export function importProofKey (jwk: unknown, alg: string): ProofKey {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) fail('dpop_bad_jwk')
-  const j = jwk as JsonObject
+  // Own members only, as for claims: nothing is read from a polluted Object.prototype.
+  const j = Object.assign(Object.create(null), jwk) as JsonObject
   // RFC 9449 §4.3 (7): the header must not carry a private key.
   for (const m of PRIVATE_MEMBERS) if (Object.hasOwn(j, m)) fail('dpop_bad_jwk')
   const jkt = jwkThumbprint(j)

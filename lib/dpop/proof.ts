@@ -155,6 +155,8 @@ export class DpopVerifier {
     // No critical extension is understood; unencoded payloads and compression are refused.
     if (header.crit !== undefined || header.b64 !== undefined || header.zip !== undefined) fail('dpop_bad_header')
     const key = importProofKey(header.jwk, alg)
+    // §4.3 (12) before the signature: a thief's key costs a hash, never a signature check.
+    if (key.jkt !== expectedJkt) fail('dpop_jkt')
     try {
       checkSignature(key.entry, alg, signingInput, signature)
     } catch {
@@ -170,7 +172,6 @@ export class DpopVerifier {
     const now = this.now() / 1000
     if (p.iat < now - s.iatOffset || p.iat > now + s.iatLeeway) fail('dpop_iat')
     if (typeof p.ath !== 'string' || p.ath !== accessTokenHash(req.accessToken)) fail('dpop_ath')
-    if (key.jkt !== expectedJkt) fail('dpop_jkt')
 
     let fresh: string | undefined
     if (this.nonces !== undefined) {

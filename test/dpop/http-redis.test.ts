@@ -113,3 +113,18 @@ t.test('a Redis that accepts connections and never answers: 503 within the deadl
     t.ok(took < 5000, `${label}: answered in ${took} ms`)
   }
 })
+
+t.test('a full Redis under noeviction (its default) answers SET with an error: 503, never an accepted proof', async t => {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const admin = client(t, redis.port)
+  const i = await instance(t, client(t, redis.port))
+  passed(t, await i.s.dpop(i.s.bound()), 'before')
+  t.equal(await admin.config('GET', 'maxmemory-policy').then(r => (r as string[])[1]), 'noeviction')
+  // A limit below what Redis already uses: every write is refused with OOM.
+  await admin.config('SET', 'maxmemory', '1')
+  refused(t, await i.s.dpop(i.s.bound()), STORE_DOWN, 'full')
+  t.equal(i.s.calls, 1, 'the handler ran for the first proof only')
+  await admin.config('SET', 'maxmemory', '0')
+  passed(t, await i.s.dpop(i.s.bound()), 'room again')
+})

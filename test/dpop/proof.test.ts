@@ -352,6 +352,9 @@ t.test('RFC 9449 §7.1 / §6.1: the token is bound to the proof key (cnf.jkt)', 
   t.equal(e?.reason, 'dpop_jkt')
   t.equal(e?.error, 'invalid_token')
   t.equal(e?.statusCode, 401)
+  // Another key is refused before its signature is checked: a thief's 8192-bit key costs a hash.
+  const [oh, op] = proof(other, T0).split('.') as [string, string, string]
+  t.equal(await reason(r, `${oh}.${op}.${b64u(Buffer.alloc(64, 7))}`), 'dpop_jkt', 'a garbage signature under another key')
   const unbound = await refusal(() => r.check(proof(es, T0), { claims: { sub: 'x' } }))
   t.equal(unbound?.reason, 'dpop_unbound')
   t.equal(unbound?.error, 'invalid_token')
@@ -550,4 +553,17 @@ t.test('duplicate JSON members: the last one, as JSON.parse gives it, is what ev
   t.equal(verdict.jti, p.payload.jti, 'the later jti')
   const flipped = `{"typ":"dpop+jwt","alg":"ES256","jwk":${jwk},"typ":"JWT"}`
   t.equal(await reason(r, proofFromText(flipped, JSON.stringify(parts(es, T0).payload), es)), 'dpop_bad_typ')
+})
+
+t.test('the proof\'s jwk: own members only, whatever Object.prototype carries', async t => {
+  const r = rig()
+  const proto = Object.prototype as Record<string, unknown>
+  for (const [member, value] of [['use', 'enc'], ['key_ops', ['sign']], ['alg', 'RS256'], ['d', 'x']] as const) {
+    proto[member] = value
+    try {
+      t.equal((await r.check(proof(es, T0, { payload: { jti: `polluted-${member}` } }))).jkt, es.jkt, `Object.prototype.${member} is not the key's`)
+    } finally {
+      delete proto[member]
+    }
+  }
 })
