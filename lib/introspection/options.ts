@@ -103,7 +103,8 @@ export function resolveIntrospection (value: unknown, env: Env, issuers: readonl
   const endpoint = text(endpointSrc, 'introspection.endpoint')
   if (endpoint !== undefined) httpUrl(endpoint, 'introspection.endpoint', endpointSrc.env)
 
-  const secret = text(pick(obj, 'clientSecret', env, 'AXIOMS_INTROSPECTION_CLIENT_SECRET', parseString, 'introspection.clientSecret'), 'introspection.clientSecret')
+  const secretSrc = pick(obj, 'clientSecret', env, 'AXIOMS_INTROSPECTION_CLIENT_SECRET', parseString, 'introspection.clientSecret')
+  const secret = text(secretSrc, 'introspection.clientSecret')
   const keySrc = pick(obj, 'privateKey', env, 'AXIOMS_INTROSPECTION_PRIVATE_KEY', parseString, 'introspection.privateKey')
   const privateKey = keySrc.value === undefined ? undefined : signingKey(keySrc.value, keySrc.env)
   const authSrc = pick(obj, 'clientAuth', env, 'AXIOMS_INTROSPECTION_CLIENT_AUTH', parseString, 'introspection.clientAuth')
@@ -112,7 +113,16 @@ export function resolveIntrospection (value: unknown, env: Env, issuers: readonl
   if (clientAuth === 'private_key_jwt' ? privateKey === undefined : secret === undefined) {
     throw new ConfigError(clientAuth === 'private_key_jwt' ? 'introspection.privateKey' : 'introspection.clientSecret', undefined, `is required for clientAuth ${clientAuth}`)
   }
-  const keyId = text(pick(obj, 'keyId', env, 'AXIOMS_INTROSPECTION_KEY_ID', parseString, 'introspection.keyId'), 'introspection.keyId')
+  // A credential the method does not send is a mistake about which one the server checks.
+  if (clientAuth === 'private_key_jwt' && secret !== undefined) {
+    throw new ConfigError('introspection.clientSecret', secretSrc.env, 'is not used with clientAuth private_key_jwt: give clientSecret or privateKey, not both')
+  }
+  if (clientAuth !== 'private_key_jwt' && privateKey !== undefined) {
+    throw new ConfigError('introspection.privateKey', keySrc.env, `is not used with clientAuth ${clientAuth}: give clientSecret or privateKey, not both`)
+  }
+  const keyIdSrc = pick(obj, 'keyId', env, 'AXIOMS_INTROSPECTION_KEY_ID', parseString, 'introspection.keyId')
+  const keyId = text(keyIdSrc, 'introspection.keyId')
+  if (keyId !== undefined && clientAuth !== 'private_key_jwt') throw new ConfigError('introspection.keyId', keyIdSrc.env, 'is only used with clientAuth private_key_jwt')
 
   const tokensSrc = pick(obj, 'tokens', env, 'AXIOMS_INTROSPECTION_TOKENS', parseString, 'introspection.tokens')
   const tokens = tokensSrc.value ?? 'opaque'
@@ -125,8 +135,8 @@ export function resolveIntrospection (value: unknown, env: Env, issuers: readonl
     endpoint,
     clientId,
     clientAuth,
-    clientSecret: clientAuth === 'private_key_jwt' ? undefined : secret,
-    privateKey: clientAuth === 'private_key_jwt' ? privateKey : undefined,
+    clientSecret: secret,
+    privateKey,
     algorithm: clientAuth === 'private_key_jwt' ? algorithmOf(privateKey as KeyObject, keySrc.env) : undefined,
     keyId,
     tokens,

@@ -37,6 +37,7 @@ t.test('the AXIOMS_INTROSPECTION_* variables', async t => {
 
 t.test('startup errors', async t => {
   const rsa1024 = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 }).privateKey
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
   const cases: Array<[unknown, RegExp, Record<string, string>?]> = [
     ['yes', /"introspection" must be an object/],
     [{ clientID: 'c' }, /"introspection\.clientID" is not an option of introspection/],
@@ -45,6 +46,10 @@ t.test('startup errors', async t => {
     [{ clientId: 'c' }, /"introspection\.clientSecret" is required for clientAuth client_secret_basic/],
     [{ clientId: 'c', clientAuth: 'private_key_jwt', clientSecret: 's' }, /"introspection\.privateKey" is required for clientAuth private_key_jwt/],
     [{ clientId: 'c', clientSecret: 's', clientAuth: 'tls_client_auth' }, /"introspection\.clientAuth" must be one of client_secret_basic, client_secret_post, private_key_jwt/],
+    [{ clientId: 'c', privateKey: ec, clientSecret: 's' }, /"introspection\.clientSecret" is not used with clientAuth private_key_jwt: give clientSecret or privateKey, not both$/],
+    [{ clientId: 'c', privateKey: ec, clientSecret: 's', clientAuth: 'client_secret_post' }, /"introspection\.privateKey" is not used with clientAuth client_secret_post: give clientSecret or privateKey, not both$/],
+    [{ clientId: 'c', clientSecret: 's', keyId: 'k1' }, /"introspection\.keyId" is only used with clientAuth private_key_jwt$/],
+    [{ privateKey: ec }, /"introspection\.clientSecret" \(env AXIOMS_INTROSPECTION_CLIENT_SECRET\) is not used with clientAuth private_key_jwt/, { AXIOMS_INTROSPECTION_CLIENT_ID: 'c', AXIOMS_INTROSPECTION_CLIENT_SECRET: 's' }],
     [{ clientId: 'c', privateKey: 'not a key' }, /"introspection\.privateKey" must be a private key/],
     [{ clientId: 'c', privateKey: { kty: 'EC' } }, /"introspection\.privateKey" must be a private key/],
     [{ clientId: 'c', privateKey: 7 }, /"introspection\.privateKey" must be a private key/],
