@@ -61,7 +61,7 @@ const ACCESS_TOKEN_KINDS: ReadonlySet<string> = new Set(['bearer', 'dpop', 'acce
 
 /**
  * An active RFC 7662 introspection answer (the introspector keeps no claims of inactive ones), by
- * the rules of a JWT's claims where the RFC leaves room: `iss`, when given, one of the issuer's; `exp` optional but, when given, in the
+ * the rules of a JWT's claims where the RFC leaves room: `iss`, when given, one of the issuer's; `exp` required and in the
  * future; `nbf`, `iat`, `aud` and `cnf` as for a JWT (RFC 9068 is about JWTs: it does not apply).
  */
 export function checkIntrospected (s: ClaimRules, p: JsonObject, issuer: IssuerSettings, bound: boolean): void {
@@ -72,7 +72,9 @@ export function checkIntrospected (s: ClaimRules, p: JsonObject, issuer: IssuerS
     const v = p[member]
     if (v !== undefined && (typeof v !== 'string' || !ACCESS_TOKEN_KINDS.has(v.toLowerCase()))) fail('bad_typ')
   }
-  checkTimesAndAudience(s, p, issuer, false)
+  // exp required, as for a JWT, though RFC 7662 makes it optional: a token that never expires is
+  // not one to accept on an answer that may be reused, and the claims' type promises it.
+  checkTimesAndAudience(s, p, issuer, true)
   checkBinding(p, bound)
 }
 

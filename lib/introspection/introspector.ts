@@ -131,6 +131,8 @@ export class Introspector {
       // Own members only, as for a token's claims: nothing is read from a polluted prototype.
       body = Object.assign(Object.create(null), answer) as Record<string, unknown>
       if (typeof body.active !== 'boolean') throw new FetchError('not_an_introspection', got)
+      // Without iss the answer speaks for the endpoint's issuer: say so, as the claims' type promises.
+      if (body.iss === undefined) body.iss = this.s.issuer.id
     } catch (err) {
       this.failed(err, at)
       throw this.unavailable()
@@ -177,11 +179,14 @@ export class Introspector {
     const seen = { status: failure.status, contentType: failure.contentType, bytes: failure.bytes, proxy: failure.proxy }
     const via = failure.proxy === undefined ? '' : ` through proxy ${failure.proxy}`
     const what = at.stage === 'discovery' ? `GET ${at.url}` : `POST ${at.url}`
+    const hint = at.stage === 'introspection' && (failure.status === 401 || failure.status === 403)
+      ? ': the endpoint refused this API\'s client (check introspection.clientId and its secret or key)'
+      : ''
     // At most one warning per retry delay; the others at debug (a client can cause ABOUT_THE_REQUEST ones).
     const quiet = now - this.warnedAt < this.retryDelay()
     if (!quiet) this.warnedAt = now
     this.log[quiet ? 'debug' : 'warn']({ issuer: this.s.issuer.id, stage: at.stage, url: at.url, cause: failure.code, ...defined(seen) },
-      `axioms: token introspection for ${this.s.issuer.id} failed: ${what}${via} ${describeFailure(failure, this.http)}`)
+      `axioms: token introspection for ${this.s.issuer.id} failed: ${what}${via} ${describeFailure(failure, this.http)}${hint}`)
     if (introspectionChannel.hasSubscribers) {
       introspectionChannel.publish({ issuer: this.s.issuer.id, event: 'introspect_failed', cause: failure.code, stage: at.stage as 'discovery' | 'introspection', url: at.url, ...defined({ status: failure.status }) } satisfies IntrospectionMessage)
     }

@@ -66,6 +66,10 @@ function signingKey (value: unknown, env: string | undefined): KeyObject {
 /** The JWS algorithm a client assertion is signed with, from the key (RSA: RS256; EC: by curve; Ed25519). */
 function algorithmOf (key: KeyObject, env: string | undefined): NonNullable<IntrospectionSettings['algorithm']> {
   const type = key.asymmetricKeyType
+  // RFC 7518 §3.3: 2048 bits at least for RSA signatures.
+  if ((type === 'rsa' || type === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+    throw new ConfigError('introspection.privateKey', env, 'must be an RSA key of at least 2048 bits')
+  }
   if (type === 'rsa') return 'RS256'
   if (type === 'rsa-pss') return 'PS256'
   if (type === 'ed25519') return 'EdDSA'

@@ -113,9 +113,15 @@ t.test('what an answer must say: every other answer is 401 invalid_token, handle
     t.match(res.headers['www-authenticate'], forbidden ? /scope="orders:read"/ : new RegExp(`error_description="${description}"`), label)
   }
   t.equal(s.calls(), 0)
-  // Without iss the answer speaks for the configured issuer; exp is optional (RFC 7662 §2.2).
-  s.ep.answer(json({ active: true, aud: [API], scope: 'orders:read' }))
-  t.equal((await call(s.app, 'no-iss-no-exp')).statusCode, 200)
+  // Without iss the answer speaks for the configured issuer, and the claims say so.
+  s.ep.answer(json({ active: true, aud: [API], scope: 'orders:read', exp: now() + 60 }))
+  t.equal((await call(s.app, 'no-iss')).statusCode, 200)
+  t.equal((await s.app.axioms.verify('no-iss-verify')).iss, s.idp.issuer, 'iss filled in from the configured issuer')
+  // exp is required, as for a JWT, though RFC 7662 §2.2 makes it optional.
+  s.ep.answer(json({ active: true, iss: s.idp.issuer, aud: [API], scope: 'orders:read' }))
+  const noExp = await call(s.app, 'no-exp')
+  t.equal(noExp.statusCode, 401)
+  t.same(noExp.json(), { error: 'invalid_token', error_description: 'Token missing expiration claim' })
   // What providers say of an access token, in any case.
   for (const kind of [{ token_type: 'Bearer' }, { token_type: 'bearer' }, { token_type: 'DPoP' }, { token_use: 'access_token' }, { typ: 'Bearer' }, { token_type: 'urn:ietf:params:oauth:token-type:access_token' }, { token_type: 'Bearer', token_use: 'access_token', typ: 'Bearer' }]) {
     s.ep.answer(json(active(s.idp, kind)))

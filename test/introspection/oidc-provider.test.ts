@@ -126,5 +126,6 @@ t.test('the endpoint refusing the API\'s own credentials is the server\'s proble
   const warn = lines.find(l => l.stage === 'introspection')
   t.equal(warn?.cause, 'status_401')
   t.match(warn?.msg, new RegExp(`^axioms: token introspection for ${issuer} failed: POST ${issuer}/token/introspection answered HTTP 401`))
+  t.match(warn?.msg, /: the endpoint refused this API's client \(check introspection\.clientId and its secret or key\)$/, 'the fix is named')
   t.notMatch(JSON.stringify(lines), /wrong|api-basic-secret/, 'the secret is never logged')
 })

@@ -50,6 +50,7 @@ t.test('startup errors', async t => {
     [{ clientId: 'c', privateKey: ec, clientSecret: 's', clientAuth: 'client_secret_post' }, /"introspection\.privateKey" is not used with clientAuth client_secret_post: give clientSecret or privateKey, not both$/],
     [{ clientId: 'c', clientSecret: 's', keyId: 'k1' }, /"introspection\.keyId" is only used with clientAuth private_key_jwt$/],
     [{ privateKey: ec }, /"introspection\.clientSecret" \(env AXIOMS_INTROSPECTION_CLIENT_SECRET\) is not used with clientAuth private_key_jwt/, { AXIOMS_INTROSPECTION_CLIENT_ID: 'c', AXIOMS_INTROSPECTION_CLIENT_SECRET: 's' }],
+    [{ clientId: 'c', privateKey: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey }, /"introspection\.privateKey" must be an RSA key of at least 2048 bits$/],
     [{ clientId: 'c', privateKey: 'not a key' }, /"introspection\.privateKey" must be a private key/],
     [{ clientId: 'c', privateKey: { kty: 'EC' } }, /"introspection\.privateKey" must be a private key/],
     [{ clientId: 'c', privateKey: 7 }, /"introspection\.privateKey" must be a private key/],
