@@ -67,7 +67,7 @@ function signingKey (value: unknown, env: string | undefined): KeyObject {
 function algorithmOf (key: KeyObject, env: string | undefined): NonNullable<IntrospectionSettings['algorithm']> {
   const type = key.asymmetricKeyType
   // RFC 7518 §3.3: 2048 bits at least for RSA signatures.
-  if ((type === 'rsa' || type === 'rsa-pss') && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+  if ((type === 'rsa' || type === 'rsa-pss') && (key.asymmetricKeyDetails as { modulusLength: number }).modulusLength < 2048) {
     throw new ConfigError('introspection.privateKey', env, 'must be an RSA key of at least 2048 bits')
   }
   if (type === 'rsa') return 'RS256'
