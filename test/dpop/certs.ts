@@ -3,6 +3,8 @@
 import 'reflect-metadata'
 import * as x509 from '@peculiar/x509'
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto'
+import { type IncomingHttpHeaders } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 
 x509.cryptoProvider.set(webcrypto as never)
 
@@ -59,4 +61,32 @@ export async function issue (ca: Issued, name: string, ip?: string): Promise<Iss
     extensions
   })
   return done(c, keys, await pem(keys), name)
+}
+
+export interface TlsAnswer { status: number, headers: IncomingHttpHeaders, body: Record<string, unknown> }
+
+/**
+ * GET over TLS to 127.0.0.1, trusting `ca`, presenting `client`'s certificate if given. A fresh
+ * connection per request (no agent), so each carries its own client certificate.
+ */
+export function tlsGet (port: number, path: string, ca: Issued, client?: Issued, headers: Record<string, string> = {}): Promise<TlsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: '127.0.0.1',
+      port,
+      path,
+      headers,
+      ca: ca.cert,
+      agent: false,
+      timeout: 10_000,
+      ...(client === undefined ? {} : { cert: client.cert, key: client.key })
+    }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', c => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> }))
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end()
+  })
 }

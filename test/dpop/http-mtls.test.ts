@@ -3,13 +3,12 @@
 // connection's certificate matches; with DPoP too, both bindings must hold. Where TLS ends at a
 // proxy, mtls.certificateHeader / mtls.certificate(request) say where the certificate is, and are
 // trusted as given. Every certificate and key is generated here.
-import { request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import type { AxiomsOptions } from '../../index.js'
 import { certificateThumbprint, createDpopProof, createTestIssuer, generateDpopKey, type DpopKey } from '../../testing.js'
 import { logSink } from '../attacks/harness.js'
-import { issue, type Issued, selfSigned } from './certs.js'
+import { issue, type Issued, selfSigned, tlsGet } from './certs.js'
 import { bearerChallenge, dpopChallenge, type Out, passed, refused, rig, type Rig } from './http.js'
 
 const idp = await createTestIssuer()
@@ -38,27 +37,11 @@ async function tlsServer (t: Test, options: AxiomsOptions = {}): Promise<TlsServ
   })
   await s.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (s.app.server.address() as AddressInfo).port
-  const get = (headers: Record<string, string>, client?: Issued, path = '/items'): Promise<Out> => new Promise((resolve, reject) => {
+  const get = async (headers: Record<string, string>, client?: Issued, path = '/items'): Promise<Out> => {
     const before = s.calls
-    // agent: false, so each request is its own TLS connection with its own client certificate.
-    const req = httpsRequest({
-      host: '127.0.0.1',
-      port,
-      path,
-      headers,
-      ca: ca.cert,
-      agent: false,
-      timeout: 10_000,
-      ...(client === undefined ? {} : { cert: client.cert, key: client.key })
-    }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', c => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers as Out['headers'], body: JSON.parse(Buffer.concat(chunks).toString()), handled: s.calls - before }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-    req.end()
-  })
+    const res = await tlsGet(port, path, ca, client, headers)
+    return { status: res.status, headers: res.headers as Out['headers'], body: res.body, handled: s.calls - before }
+  }
   return Object.assign(s, { port, get })
 }
 

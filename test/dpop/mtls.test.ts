@@ -2,7 +2,6 @@
 // certificate of the connection, its x5t#S256, the binding check, and the proxy sources
 // (a header or a function) with strict certificate parsing.
 import t from 'tap'
-import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
@@ -12,7 +11,7 @@ import {
 } from '../../lib/mtls.js'
 import { AxiomsError } from '../../lib/errors.js'
 import { certificateThumbprint as kitThumbprint } from '../../testing.js'
-import { issue, type Issued, selfSigned } from './certs.js'
+import { issue, type Issued, selfSigned, type TlsAnswer, tlsGet } from './certs.js'
 import { confirmation } from '../../lib/checks.js'
 
 const ca = await selfSigned('axioms test CA', true)
@@ -47,27 +46,12 @@ function bindingRoute (app: FastifyInstance, settings: MtlsSettings): void {
   })
 }
 
-interface Answer { status: number, body: Record<string, unknown> }
+// Status and body: what these tests compare.
+type Answer = Pick<TlsAnswer, 'status' | 'body'>
 
-function tlsGet (port: number, path: string, client?: Issued): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({
-      host: '127.0.0.1',
-      port,
-      path,
-      ca: ca.cert,
-      agent: false,
-      timeout: 10_000,
-      ...(client === undefined ? {} : { cert: client.cert, key: client.key })
-    }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', c => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-    req.end()
-  })
+async function get (port: number, path: string, client?: Issued): Promise<Answer> {
+  const { status, body } = await tlsGet(port, path, ca, client)
+  return { status, body }
 }
 
 t.test('over a real TLS connection: the client certificate and its binding', async t => {
@@ -79,16 +63,16 @@ t.test('over a real TLS connection: the client certificate and its binding', asy
   const a = kitThumbprint(alice.cert)
   t.equal(a, kitThumbprint(alice.der), 'the kit reads PEM and DER alike')
 
-  const ok = await tlsGet(port, `/bound?x5t=${a}`, alice)
+  const ok = await get(port, `/bound?x5t=${a}`, alice)
   t.same(ok, { status: 200, body: { ok: true, x5t: a } }, 'the certificate the token names')
-  const wrong = await tlsGet(port, `/bound?x5t=${a}`, bob)
+  const wrong = await get(port, `/bound?x5t=${a}`, bob)
   t.same(wrong, { status: 401, body: { reason: 'mtls_mismatch', detail: null, x5t: kitThumbprint(bob.cert) } }, 'another client of the same CA')
-  const none = await tlsGet(port, `/bound?x5t=${a}`)
+  const none = await get(port, `/bound?x5t=${a}`)
   t.same(none, { status: 401, body: { reason: 'mtls_no_certificate', detail: null, x5t: null } }, 'no client certificate')
   // RFC 8705 §2.2: a self-signed certificate binds too; the chain is not what is checked.
   const s = kitThumbprint(stranger.cert)
-  t.same(await tlsGet(port, `/bound?x5t=${s}`, stranger), { status: 200, body: { ok: true, x5t: s } })
-  t.same((await tlsGet(port, `/bound?x5t=${s}`, alice)).body.reason, 'mtls_mismatch')
+  t.same(await get(port, `/bound?x5t=${s}`, stranger), { status: 200, body: { ok: true, x5t: s } })
+  t.same((await get(port, `/bound?x5t=${s}`, alice)).body.reason, 'mtls_mismatch')
 })
 
 t.test('plain HTTP has no client certificate, even with a header, when the socket is the source', async t => {
@@ -166,7 +150,7 @@ t.test('mtls: false never finds a certificate', async t => {
   bindingRoute(app, resolveMtlsSettings(false, {}))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
-  t.equal((await tlsGet(port, `/bound?x5t=${kitThumbprint(alice.cert)}`, alice)).body.reason, 'mtls_no_certificate')
+  t.equal((await get(port, `/bound?x5t=${kitThumbprint(alice.cert)}`, alice)).body.reason, 'mtls_no_certificate')
 })
 
 t.test('parseCertificate is strict', async t => {
